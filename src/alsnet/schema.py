@@ -49,7 +49,10 @@ DOMAINS: dict[str, tuple[str, ...]] = {
 
 ONSET_REGIONS = (
     "bulbar", "upper_limb", "lower_limb", "respiratory", "trunk", "generalised", "ftd",
+    "limb", "bulbar_limb",
 )
+"""Onset regions. ``limb`` (side not recorded) and ``bulbar_limb`` (both at once) exist
+because PRO-ACT records onset only as Bulbar / Limb / Limb and Bulbar."""
 EL_ESCORIAL = ("definite", "probable", "probable_lab", "possible", "suspected", "unknown")
 CRITERIA_VERSIONS = ("revised_el_escorial", "awaji", "gold_coast")
 EVENTS = ("gastrostomy", "niv", "pav", "tracheostomy", "death", "lost_to_follow_up")
@@ -221,8 +224,8 @@ VISITS = TableSpec(
     (
         _PID,
         _DAY,
-        ColumnSpec("instrument", "cat", required=True, nullable=False, vocab=("alsfrs_r", "alsfrs"),
-                   doc="alsfrs_r (0-48) or the original alsfrs (0-40)"),
+        ColumnSpec("instrument", "cat", required=True, vocab=("alsfrs_r", "alsfrs"),
+                   doc="alsfrs_r (0-48) or the original alsfrs (0-40); empty when no ALSFRS was taken"),
         *_VISIT_ITEMS,
         ColumnSpec("total_reported", "float", lo=0, hi=48, unit="points",
                    doc="total as recorded at source; checked against the items"),

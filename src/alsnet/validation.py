@@ -336,6 +336,10 @@ def _check_visits(v: pd.DataFrame, source: str, ln: np.ndarray, log: ProblemLog)
     shared = [c for c in ALSFRS_ITEMS if c not in ("q5a", "q5b", "q10_alsfrs")]
     r_only = ["q10", "q11", "q12"]
     any_item = present[:, [col[c] for c in shared + r_only + ["q5a", "q5b", "q10_alsfrs"]]].any(axis=1)
+    has_total = v["total_reported"].notna().to_numpy()
+    log.add_mask((any_item | has_total) & ~(is_r | is_o), source=source, lines=ln,
+                 column="instrument", values=None,
+                 rule="instrument is required when ALSFRS items or a total are given (alsfrs_r or alsfrs)")
     log.add_mask(any_item & ~(a | b), source=source, lines=ln, column="q5a,q5b", values=None,
                  rule="item 5 is missing: fill q5a (no gastrostomy) or q5b (with gastrostomy)")
     for c in shared:
