@@ -161,6 +161,7 @@ def _coerce_column(
     else:
         num = pd.to_numeric(raw.astype("string").str.strip(), errors="coerce").astype("float64")
     values = num.to_numpy(dtype="float64", na_value=np.nan)
+    values = np.where(np.isinf(values), np.nan, values)
     nonnum = ~blank & ~np.isfinite(values)
     log.add_mask(nonnum, source=source, lines=lines, column=col.name, values=raw,
                  rule=f"must be a number ({col.unit or col.kind})")
