@@ -300,9 +300,10 @@ def check_tables(
         ln = _lines_for(name, df, lines)
         if len(df) and all(k in df.columns for k in spec.key):
             dup = df.duplicated(list(spec.key), keep="first").to_numpy()
-            keyvals = df[list(spec.key)].astype("string").fillna("").agg("/".join, axis=1)
-            log.add_mask(dup, source=src(name), lines=ln, column=",".join(spec.key),
-                         values=keyvals, rule="duplicate key: this row repeats an earlier one")
+            if dup.any():  # the row-wise join is slow: only build it when needed
+                keyvals = df[list(spec.key)].astype("string").fillna("").agg("/".join, axis=1)
+                log.add_mask(dup, source=src(name), lines=ln, column=",".join(spec.key),
+                             values=keyvals, rule="duplicate key: this row repeats an earlier one")
         if spec.per_patient and name != "patients" and patient_ids is not None and len(df):
             unknown = ~df["patient_id"].isin(patient_ids).fillna(True).to_numpy(dtype=bool)
             unknown &= df["patient_id"].notna().to_numpy()
