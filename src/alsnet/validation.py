@@ -83,8 +83,10 @@ class ProblemLog:
         if idx.size == 0:
             return
         room = max(self.limit - len(self.problems), 0)
-        for i in idx[:room]:
-            v = None if values is None else _render(np.asarray(values, dtype=object)[i])
+        shown = idx[:room]
+        vals = None if values is None else np.asarray(values, dtype=object)[shown]
+        for j, i in enumerate(shown):
+            v = None if vals is None else _render(vals[j])
             self.problems.append(Problem(source, int(lines[i]), column, v, rule))
         self.dropped += max(idx.size - room, 0)
 
