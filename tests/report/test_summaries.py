@@ -66,7 +66,7 @@ def test_stage_counts_rejects_unknown_system() -> None:
         stage_counts(pd.DataFrame({"patient_id": [], "day": [], "x": []}), stage="x")  # type: ignore[arg-type]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     st.lists(
         st.tuples(

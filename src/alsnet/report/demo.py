@@ -138,9 +138,10 @@ def demo_report(
 
     staged = add_death_stage(visits_scored, events)
     stage_text = (
-        "Share of patients per stage in each year since onset; each patient counts once per "
-        "year, with the stage of their latest visit in that year. Stage 5 is death (from "
-        "events)."
+        "Share of patients per stage in each year since onset. A patient counts in a year if "
+        "staged at a visit in that year (with the stage of their latest visit in it) or if "
+        "they died in it (stage 5, from events); patients without a visit in a year are not "
+        "counted, so late years over-represent deaths when follow-up visits stop early."
     )
     kings = Section(
         DEMO_SECTIONS[3],

@@ -88,7 +88,7 @@ def alsfrs_trajectories(
     n_sample: int = 60,
     seed: int | np.random.Generator = 0,
     bin_months: float = 3.0,
-    min_bin_visits: int = 5,
+    min_bin_visits: int = 20,
 ) -> go.Figure:
     """Spaghetti plot of ALSFRS-R totals plus the median trajectory per onset region.
 
@@ -106,7 +106,7 @@ def alsfrs_trajectories(
         Randomness of the sample.
     bin_months : float, default 3
         Width of the bins (months since onset) of the median lines.
-    min_bin_visits : int, default 5
+    min_bin_visits : int, default 20
         Bins with fewer visits get no median point.
 
     Returns
@@ -378,7 +378,7 @@ def progression_rate_hist(
     Returns
     -------
     plotly.graph_objects.Figure
-        One overlaid histogram per region (``meta.kind == "delta_fs"`` with the
+        One stacked histogram per region (``meta.kind == "delta_fs"`` with the
         region median in ``meta.median``); ΔFS = (48 − total) / months since onset.
     """
     rate = delta_fs_first_visit(_alsfrs_r_rows(visits_scored))
@@ -391,13 +391,13 @@ def progression_rate_hist(
         fig.add_trace(
             go.Histogram(
                 x=np.minimum(x, max_rate), name=f"{r} (n={len(x)}, median {med:.2f})",
-                marker_color=_colour(r), opacity=0.6,
+                marker={"color": _colour(r), "line": {"width": 0.5, "color": "white"}},
                 xbins={"start": 0.0, "end": max_rate + bin_width, "size": bin_width},
                 meta={"kind": "delta_fs", "group": r, "n": len(x), "median": med},
             )
         )  # fmt: skip
     fig.update_layout(
-        barmode="overlay",
+        barmode="stack",
         title="Progression rate ΔFS at the first ALSFRS-R visit",
         xaxis_title=f"ΔFS (points per month; > {max_rate:g} shown at {max_rate:g})",
         yaxis_title="patients",
