@@ -14,6 +14,7 @@ from markupsafe import escape
 from plotly.offline import get_plotlyjs
 
 from alsnet.report import DEMO_SECTIONS, demo_report
+from alsnet.report.demo import ENCALS_SECTION
 
 from ._data import make_cohort
 
@@ -63,9 +64,18 @@ def test_demo_with_synthetic_cohort(tmp_path: Path) -> None:
     clinical = importlib.import_module("alsnet.clinical")
     cohort = synth.synthesize(150, seed=1)
     scored = clinical.stage_visits(cohort.visits, cohort.events)
-    out = demo_report(cohort, scored, tmp_path / "d.html", provenance={"seed": 1})
+    baseline = importlib.import_module("alsnet.clinical.baseline")
+    encals = clinical.encals_table(
+        baseline.encals_baseline(cohort.patients, cohort.visits), errors="flag"
+    )
+    out = demo_report(
+        cohort, scored, tmp_path / "d.html",
+        provenance={"alsnet": "x", "seed": 1, "fingerprint": cohort.fingerprint}, encals=encals,
+    )  # fmt: skip
     html = out.read_text(encoding="utf-8")
-    assert all(escape(t) in html for t in DEMO_SECTIONS)
+    assert all(escape(t) in html for t in (*DEMO_SECTIONS, ENCALS_SECTION))
+    assert html.count("fingerprint</dt>") == 1
+    assert html.count("Plotly.newPlot(") == 7
 
 
 @pytest.mark.slow

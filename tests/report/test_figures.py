@@ -10,12 +10,13 @@ from lifelines import KaplanMeierFitter
 from alsnet.cohort import Cohort
 from alsnet.report.figures import (
     alsfrs_trajectories,
+    encals_calibration,
     km_by_onset,
     progression_rate_hist,
     site_overview,
     stage_distribution,
 )
-from alsnet.report.summaries import add_death_stage
+from alsnet.report.summaries import add_death_stage, survival_data
 
 from ._data import make_cohort
 
@@ -152,3 +153,32 @@ def test_progression_rate_hist(toy: Toy) -> None:
     assert sum(h.meta["n"] for h in hists) == len(rate)
     for h in hists:
         assert h.meta["median"] == pytest.approx(np.median(rate[region == h.meta["group"]]))
+
+
+def test_encals_calibration_groups_and_predictions(toy: Toy) -> None:
+    cohort, _ = toy
+    rng = np.random.default_rng(0)
+    ids = cohort.patients["patient_id"].to_numpy()
+    enc = pd.DataFrame({"patient_id": ids, "encals_lp": rng.normal(size=len(ids))})
+    enc.loc[:9, "encals_lp"] = np.nan  # no prediction: left out
+    for h in (12, 24, 36, 60):
+        enc[f"encals_s{h}"] = rng.uniform(size=len(ids))
+    enc["encals_median_months"] = rng.uniform(20, 60, size=len(ids))
+    table, fig = encals_calibration(enc, cohort.patients, cohort.events, cohort.visits)
+    assert table["risk group"].tolist() == [f"group {i}" for i in range(1, 6)]
+    surv = survival_data(cohort.patients, cohort.events, cohort.visits,
+                         endpoints=("death", "tracheostomy", "pav"))  # fmt: skip
+    m = surv.merge(enc.dropna(subset=["encals_lp"]), on="patient_id")
+    assert table["patients"].sum() == len(m)
+    # Group 1 = lowest linear predictor; predicted markers = group means.
+    order = m.sort_values("encals_lp")
+    first = order.iloc[: table["patients"].iloc[0]]
+    pred = {t.meta["group"]: t for t in _traces(fig, "predicted")}
+    np.testing.assert_allclose(
+        pred["group 1"].y, [first[f"encals_s{h}"].mean() for h in (12, 24, 36, 60)]
+    )
+    kmf = KaplanMeierFitter().fit(first["time_months"], first["event"])
+    assert table["observed median (months)"].iloc[0] == pytest.approx(kmf.median_survival_time_)
+    assert table["predicted median (months)"].iloc[0] == pytest.approx(
+        first["encals_median_months"].median()
+    )

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from alsnet.cohort import Cohort
 from alsnet.report.figures import (
     alsfrs_trajectories,
+    encals_calibration,
     km_by_onset,
     progression_rate_hist,
     site_overview,
@@ -26,7 +27,7 @@ from alsnet.report.summaries import (
     survival_data,
 )
 
-__all__ = ["DEMO_SECTIONS", "demo_report"]
+__all__ = ["DEMO_SECTIONS", "ENCALS_SECTION", "demo_report"]
 
 #: Section titles of the demo report, in order.
 DEMO_SECTIONS: tuple[str, ...] = (
@@ -37,6 +38,9 @@ DEMO_SECTIONS: tuple[str, ...] = (
     "MiToS stage over time",
     "Progression rate",
 )
+
+#: Title of the optional section shown when ENCALS predictions are given.
+ENCALS_SECTION = "ENCALS prognosis"
 
 _SITE_COLUMNS = {
     "site_id": "site",
@@ -63,6 +67,7 @@ def demo_report(
     out_path: str | Path,
     *,
     provenance: Mapping[str, object],
+    encals: pd.DataFrame | None = None,
 ) -> Path:
     """Write the demo report of a cohort.
 
@@ -79,7 +84,11 @@ def demo_report(
     provenance : mapping
         Shown in the footer; ``seed`` (default 0) also seeds the trajectory
         sample. The cohort fingerprint is added as ``data fingerprint`` unless
-        given.
+        a key containing "fingerprint" is given.
+    encals : DataFrame, optional
+        ENCALS predictions per patient (``alsnet.clinical.encals_table`` output
+        with ``patient_id``); adds a section comparing them with observed
+        survival (:func:`alsnet.report.figures.encals_calibration`).
 
     Returns
     -------
@@ -87,7 +96,8 @@ def demo_report(
         ``out_path``.
     """
     prov = dict(provenance)
-    prov.setdefault("data fingerprint", cohort.fingerprint)
+    if not any("fingerprint" in str(k).lower() for k in prov):
+        prov["data fingerprint"] = cohort.fingerprint
     seed = int(prov.get("seed", 0))  # type: ignore[call-overload]
     patients, visits, events, sites = (
         cohort.patients, cohort.visits, cohort.events, cohort.sites,
@@ -170,4 +180,22 @@ def demo_report(
         figures=[progression_rate_hist(visits_scored, patients)],
     )
     sections = [overview, trajectories, survival, kings, mitos, progression]
+    if encals is not None:
+        sections.append(_encals_section(encals, cohort))
     return render_report("alsnet demo report", sections, out_path, provenance=prov)
+
+
+def _encals_section(encals: pd.DataFrame, cohort: Cohort) -> Section:
+    table, fig = encals_calibration(encals, cohort.patients, cohort.events, cohort.visits)
+    n_pred = int(encals["encals_lp"].notna().sum())
+    text = _p(
+        "ENCALS prediction of survival from onset (Westeneng et al. 2018; endpoint death, "
+        "tracheostomy or permanent ventilation) for {} of {} patients with complete "
+        "predictors, in five equal groups of the linear predictor. Lines: observed "
+        "Kaplan–Meier; diamonds: mean predicted survival at 12, 24, 36 and 60 months. "
+        "∞ = median not reached.",
+        f"{n_pred:,}",
+        f"{len(encals):,}",
+    )
+    tables = [Table(table, caption="Observed vs predicted", float_digits=2)] if len(table) else []
+    return Section(ENCALS_SECTION, text, figures=[fig] if len(table) else [], tables=tables)

@@ -33,8 +33,10 @@ from alsnet.report.summaries import (
 from alsnet.schema import ONSET_REGIONS
 
 __all__ = [
+    "ENCALS_HORIZONS",
     "REGION_COLOURS",
     "alsfrs_trajectories",
+    "encals_calibration",
     "km_by_onset",
     "progression_rate_hist",
     "site_overview",
@@ -405,3 +407,101 @@ def progression_rate_hist(
         **_LAYOUT,
     )
     return fig
+
+
+#: Horizons (months since onset) of the ENCALS predictions in ``encals_table``.
+ENCALS_HORIZONS: tuple[int, ...] = (12, 24, 36, 60)
+_GROUP_COLOURS = ("#1A9850", "#91CF60", "#FEE08B", "#FC8D59", "#D73027")
+
+
+def encals_calibration(
+    encals: pd.DataFrame,
+    patients: pd.DataFrame,
+    events: pd.DataFrame,
+    visits: pd.DataFrame,
+    *,
+    n_groups: int = 5,
+    endpoints: Sequence[str] = ("death", "tracheostomy", "pav"),
+) -> tuple[pd.DataFrame, go.Figure]:
+    """Observed Kaplan–Meier survival against ENCALS predictions, by risk group.
+
+    Patients are split into ``n_groups`` quantile groups of the ENCALS linear
+    predictor (group 1 = lowest predicted risk). Per group the figure shows the
+    observed KM curve (``meta.kind == "km"``) and the mean predicted survival at
+    12, 24, 36 and 60 months (markers, ``meta.kind == "predicted"``).
+
+    Parameters
+    ----------
+    encals : DataFrame
+        Output of ``alsnet.clinical.encals_table``: ``patient_id``, ``encals_lp``,
+        ``encals_median_months`` and ``encals_s12`` .. ``encals_s60``. Rows with a
+        missing prediction are left out.
+    patients, events, visits : DataFrame
+        Canonical tables for the observed survival.
+    n_groups : int, default 5
+        Number of risk groups.
+    endpoints : sequence of str, default ("death", "tracheostomy", "pav")
+        Observed endpoint (ENCALS: death, tracheostomy or > 23 h/day NIV).
+
+    Returns
+    -------
+    table : DataFrame
+        Per group: patients, events, observed KM median and predicted median
+        (median over patients; months), observed vs mean predicted survival at
+        each horizon.
+    figure : plotly.graph_objects.Figure
+    """
+    pred = encals.loc[encals["encals_lp"].notna()].drop_duplicates("patient_id")
+    surv = survival_data(patients, events, visits, endpoints=endpoints)
+    surv = surv.merge(pred, on="patient_id", how="inner")
+    fig = go.Figure()
+    if len(surv) < n_groups:
+        return pd.DataFrame(), fig
+    labels = [f"group {i + 1}" for i in range(n_groups)]
+    surv["risk_group"] = pd.qcut(surv["encals_lp"], n_groups, labels=labels).astype(str)
+    groups = km_groups(surv, group="risk_group", min_group_size=1, order=labels)
+    rows = []
+    colours = _GROUP_COLOURS if n_groups == 5 else _STAGE_COLOURS * n_groups
+    for g, colour in zip(groups, colours, strict=False):
+        sub = surv.loc[surv["risk_group"] == g.label]
+        kmf = g.fitter
+        predicted = [float(sub[f"encals_s{h}"].mean()) for h in ENCALS_HORIZONS]
+        observed = [float(v) for v in kmf.survival_function_at_times(list(ENCALS_HORIZONS))]
+        pred_median = float(sub["encals_median_months"].median())
+        fig.add_trace(
+            go.Scatter(
+                x=kmf.timeline, y=kmf.survival_function_.iloc[:, 0], mode="lines",
+                line={"shape": "hv", "color": colour, "width": 2.5}, legendgroup=g.label,
+                name=f"{g.label} observed (n={g.n}, {_median_label(g.median_months)})",
+                meta={"kind": "km", "group": g.label, "median_months": g.median_months},
+            )
+        )  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=list(ENCALS_HORIZONS), y=predicted, mode="markers+lines",
+                line={"color": colour, "dash": "dot", "width": 1.5},
+                marker={"symbol": "diamond", "size": 10, "color": colour,
+                        "line": {"width": 1, "color": "#333"}},
+                name=f"{g.label} predicted", legendgroup=g.label, showlegend=False,
+                meta={"kind": "predicted", "group": g.label, "survival": predicted},
+            )
+        )  # fmt: skip
+        row: dict[str, object] = {
+            "risk group": g.label,
+            "patients": g.n,
+            "events": g.n_events,
+            "observed median (months)": g.median_months,
+            "predicted median (months)": pred_median,
+        }
+        for h, o, p in zip(ENCALS_HORIZONS, observed, predicted, strict=True):
+            row[f"S({h} mo) observed"] = o
+            row[f"S({h} mo) predicted"] = p
+        rows.append(row)
+    fig.update_layout(
+        title="ENCALS: observed survival (lines) vs mean prediction (diamonds) by risk group",
+        xaxis_title="months since symptom onset",
+        yaxis={"title": "event-free survival", "range": [0, 1.02]},
+        legend_title="ENCALS risk group (1 = lowest)",
+        **_LAYOUT,
+    )
+    return pd.DataFrame(rows), fig

@@ -77,6 +77,8 @@ def _cell(value: object, digits: int) -> str:
     if isinstance(value, float | np.floating):
         if np.isnan(value):
             return "–"
+        if np.isinf(value):
+            return "∞" if value > 0 else "−∞"
         return f"{value:,.{digits}f}"
     if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
         return f"{value:,}"
@@ -155,7 +157,9 @@ def render_report(
     generated = prov.pop("generated_at", None) or datetime.now(UTC).strftime(
         "%Y-%m-%d %H:%M:%S UTC"
     )
-    footer = {"alsnet version": __version__, "generated at": generated}
+    footer: dict[str, object] = {"generated at": generated}
+    if not any(str(k).lower().startswith("alsnet") for k in prov):
+        footer = {"alsnet version": __version__, **footer}
     footer.update({str(k): v for k, v in prov.items()})
     ctx_sections = []
     for i, sec in enumerate(sections, start=1):
