@@ -109,7 +109,8 @@ def run_demo(
     scored = timed("score and stage visits", lambda: stage_visits(stored.visits, stored.events))
     assert isinstance(scored, pd.DataFrame)
     encals = timed("ENCALS prognosis",
-                   lambda: encals_table(encals_baseline(stored), errors="flag"))
+                   lambda: encals_table(encals_baseline(stored.patients, stored.visits),
+                                        errors="flag"))
     assert isinstance(encals, pd.DataFrame)
     encals.to_csv(out / "encals.csv", index=False)
     report = timed("render report", lambda: demo_report(
