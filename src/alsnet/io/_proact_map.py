@@ -438,6 +438,8 @@ def _alsfrs(
     with np.errstate(invalid="ignore"):
         disagree = complete & fin(reported) & (np.abs(reported - sum_items) > 1e-9)
     if strict:
+        disagree &= ~both5  # already refused; the item sum is undefined
+    if strict:
         tot_col = np.where(instrument == "alsfrs_r", "ALSFRS_R_Total", "ALSFRS_Total")
         for col in ("ALSFRS_R_Total", "ALSFRS_Total"):
             m = disagree & (tot_col == col)
@@ -864,11 +866,25 @@ def map_tables(
 
 
 def _merge_visits(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Outer-merge visit parts on (patient, day); ALSFRS rows name the source first."""
+    """Outer-merge visit parts on (patient, day).
+
+    ``_source``/``_line`` name the first part's row (ALSFRS first); ``_src:<col>`` and
+    ``_ln:<col>`` name the row each value came from, so problems point at the right file.
+    """
     parts = [p for p in parts if len(p)]
     if not parts:
         return _empty("visits")
-    allv = pd.concat(parts, ignore_index=True)
+    located = []
+    for part in parts:
+        extra = {}
+        for c in part.columns:
+            if c in ("patient_id", "day") or c.startswith("_"):
+                continue
+            has = part[c].notna().to_numpy()
+            extra[f"_src:{c}"] = part["_source"].where(has)
+            extra[f"_ln:{c}"] = part["_line"].where(has)
+        located.append(part.assign(**extra))
+    allv = pd.concat(located, ignore_index=True)
     allv["day"] = allv["day"].astype("float64")
     merged = allv.groupby(["patient_id", "day"], sort=True).first().reset_index()
     if "instrument" not in merged.columns:

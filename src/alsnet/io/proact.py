@@ -19,7 +19,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from alsnet.cohort import Cohort
@@ -102,8 +101,8 @@ def read_proact(
     tables = map_tables(raw, strict=strict, log=plog, report=report)
     plog.raise_if_any()
     tables = _assign_ids(tables, keep_ids=keep_ids, secret=secret)
-    canon = {k: v.drop(columns=["_source", "_line"]) for k, v in tables.items()}
-    origins = {k: v[["_source", "_line"]].to_numpy(dtype=object) for k, v in tables.items()}
+    canon = {k: v.loc[:, [not c.startswith("_") for c in v.columns]] for k, v in tables.items()}
+    origins = {k: v.loc[:, [c.startswith("_") for c in v.columns]] for k, v in tables.items()}
     try:
         cohort = Cohort.from_tables(canon)
     except DataValidationError as exc:
@@ -139,22 +138,25 @@ def _assign_ids(
     return out
 
 
-def _locate(problems: Sequence[Problem], origins: Mapping[str, np.ndarray]) -> list[Problem]:
-    """Re-address problems of canonical tables to the PRO-ACT file and line of the row."""
+def _locate(problems: Sequence[Problem], origins: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    """Re-address problems of canonical tables to the PRO-ACT file and line of the value."""
     out = []
     for p in problems:
         where = origins.get(p.source)
-        if where is not None and p.row is not None and 0 < p.row <= len(where):
-            src, line = where[p.row - 1]
-            out.append(
-                Problem(
-                    str(src),
-                    int(line),
-                    p.column,
-                    p.value,
-                    f"{p.rule} (canonical {p.source}.{p.column})",
-                )
-            )
-        else:
+        if where is None or p.row is None or not 0 < p.row <= len(where):
             out.append(p)
+            continue
+        row = where.iloc[p.row - 1]
+        src, line = row["_source"], row["_line"]
+        if p.column is not None and pd.notna(row.get(f"_src:{p.column}")):
+            src, line = row[f"_src:{p.column}"], row[f"_ln:{p.column}"]
+        out.append(
+            Problem(
+                str(src),
+                int(line),
+                p.column,
+                p.value,
+                f"{p.rule} (canonical {p.source}.{p.column})",
+            )
+        )
     return out
