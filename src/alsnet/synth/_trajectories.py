@@ -154,7 +154,10 @@ def item_fractions(f: FloatArray, gamma: FloatArray, iterations: int = 40) -> Fl
         hi = np.where(up, hi, mid)
     s = 0.5 * (lo + hi)
     lost = np.exp(gamma * np.log(np.maximum(s, 1e-300))[:, None])
-    lost = np.where(target[:, None] <= 0.0, 0.0, lost)
+    # remove the remaining bisection error so rows add up exactly (matters only for tiny f)
+    total = lost.sum(axis=1)
+    scale = np.divide(target, total, out=np.zeros_like(target), where=total > 0)
+    lost = np.minimum(lost * scale[:, None], 1.0)
     return np.asarray(lost, dtype=np.float64)
 
 
