@@ -28,3 +28,14 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert res2.exit_code == 0, res2.output
     with Store.open(f"sqlite:///{out / 'registry.db'}", create=False) as store:
         assert store.counts()["patients"] == 150
+
+
+def test_db_status_and_upgrade(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    runner = CliRunner()
+    missing = runner.invoke(app, ["db", "status", "--db", url])
+    assert missing.exit_code == 2 and "no registry database" in missing.output
+    up = runner.invoke(app, ["db", "upgrade", "--db", url])
+    assert up.exit_code == 0, up.output
+    st = runner.invoke(app, ["db", "status", "--db", url])
+    assert st.exit_code == 0 and "patients" in st.output and "revision" in st.output

@@ -17,7 +17,7 @@ app = typer.Typer(
 )
 
 #: Modules under alsnet.cli that each define ``register(app)``.
-_COMMAND_MODULES = ("clinical", "synth", "data", "demo")
+_COMMAND_MODULES = ("clinical", "synth", "data", "db", "demo")
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"alsnet.cli.{_name}").register(app)
