@@ -8,6 +8,7 @@ non-ASCII) that the bulk paths must carry unchanged.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ def _maybe(rng: np.random.Generator, values: np.ndarray, p_missing: float) -> pd
     return s
 
 
+@functools.lru_cache(maxsize=32)
 def make_cohort(
     n_patients: int, *, seed: int = 0, prefix: str = "P", with_sites: bool = True
 ) -> Cohort:
@@ -44,6 +46,7 @@ def make_cohort(
     About 10 visits per patient every 60-120 days from diagnosis, ALSFRS-R
     items declining at random rates, lung function and weight as unrounded
     floats, deaths after the last visit, and rows in every optional table.
+    Cached: cohorts are immutable, so tests may share them.
     """
     rng = np.random.default_rng(seed)
     n = n_patients

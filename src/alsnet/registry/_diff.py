@@ -1,7 +1,8 @@
 """Vectorised comparison of incoming and stored rows, grouped by an id column.
 
 Each row is reduced to a 64-bit hash (:func:`pandas.util.hash_pandas_object`
-over all columns); a group differs when its set of row hashes differs. Primary
+over all columns, the id included); a group differs when one of its rows has no
+equal-hash partner on the other side. Primary
 keys make rows unique within a table, so sets and multisets agree. Both frames
 must carry the same columns in the same order and the same dtypes (canonical
 frames from :mod:`alsnet.registry._bulk`).
@@ -11,14 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["differing_ids", "differing_tables"]
 
 
-def _hashed(df: pd.DataFrame, by: str) -> pd.DataFrame:
-    h = pd.util.hash_pandas_object(df, index=False).to_numpy()
-    return pd.DataFrame({"id": df[by].astype(object).to_numpy(), "h": h})
+def _row_hashes(df: pd.DataFrame) -> np.ndarray:
+    return pd.util.hash_pandas_object(df, index=False).to_numpy()
 
 
 def differing_ids(incoming: pd.DataFrame, stored: pd.DataFrame, by: str) -> pd.Index:
@@ -29,7 +30,8 @@ def differing_ids(incoming: pd.DataFrame, stored: pd.DataFrame, by: str) -> pd.I
     incoming, stored : DataFrame
         Frames with identical columns and dtypes.
     by : str
-        Grouping column (``patient_id`` or ``site_id``).
+        Grouping column (``patient_id`` or ``site_id``); it is part of every
+        row's hash, so a row matches only a row of the same id.
 
     Returns
     -------
@@ -38,12 +40,10 @@ def differing_ids(incoming: pd.DataFrame, stored: pd.DataFrame, by: str) -> pd.I
     """
     if list(incoming.columns) != list(stored.columns):
         raise ValueError("incoming and stored frames must have the same columns")
-    if incoming.empty and stored.empty:
-        return pd.Index([], dtype=object)
-    merged = _hashed(incoming, by).merge(
-        _hashed(stored, by), on=["id", "h"], how="outer", indicator=True
-    )
-    return pd.Index(merged.loc[merged["_merge"] != "both", "id"].unique())
+    hi, hs = _row_hashes(incoming), _row_hashes(stored)
+    only_in = incoming[by].to_numpy(dtype=object)[~np.isin(hi, hs)]
+    only_st = stored[by].to_numpy(dtype=object)[~np.isin(hs, hi)]
+    return pd.Index(pd.unique(np.concatenate([only_in, only_st])), dtype=object)
 
 
 def differing_tables(
