@@ -89,3 +89,14 @@ def test_large_random_table_agrees_with_direct_calls() -> None:
     assert out["kings"].tolist() == kings_stage(v, gastrostomy=gastro, dead=dead).tolist()
     assert out["mitos"].tolist() == mitos_stage(v, dead=dead).tolist()
     np.testing.assert_array_equal(out["alsfrs_r_total"], alsfrs_scores(v)["alsfrs_r_total"])
+
+
+def test_input_frame_is_not_modified_and_duplicate_index_is_kept() -> None:
+    v = visits()
+    v.index = [0, 0, 1, 1, 2, 2]
+    v["kings"] = "old"
+    before = v.copy()
+    out = stage_visits(v)
+    pd.testing.assert_frame_equal(v, before)
+    assert list(out.index) == [0, 0, 1, 1, 2, 2]
+    assert out["kings"].tolist() == ["1"] * 6

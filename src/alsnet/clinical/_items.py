@@ -13,7 +13,16 @@ import pandas as pd
 from alsnet.schema import ALSFRS_R_ITEMS
 from alsnet.validation import ProblemLog
 
-__all__ = ["ITEM_COLUMNS", "Cond", "all_of", "any_of", "cmp", "flag_array", "item_arrays"]
+__all__ = [
+    "ITEM_COLUMNS",
+    "Cond",
+    "all_of",
+    "any_of",
+    "cmp",
+    "flag_array",
+    "item_arrays",
+    "text_equals",
+]
 
 #: Every item column the scores read (ALSFRS-R items plus the original respiratory item).
 ITEM_COLUMNS: tuple[str, ...] = (*ALSFRS_R_ITEMS, "q10_alsfrs")
@@ -68,19 +77,31 @@ def item_arrays(df: pd.DataFrame, *, source: str = "visits") -> dict[str, np.nda
                 values=raw,
                 rule="ALSFRS items must be numbers (points)",
             )
-        with np.errstate(invalid="ignore"):
-            bad = ~np.isnan(x) & ((x < 0) | (x > 4))
-        log.add_mask(
-            bad,
-            source=source,
-            lines=lines,
-            column=c,
-            values=x,
-            rule="ALSFRS items must lie between 0 and 4 points",
-        )
+        x = np.ascontiguousarray(x)  # columns of a 2-D block are strided: slow
+        if x.size and not (np.fmin.reduce(x) >= 0 and np.fmax.reduce(x) <= 4):
+            with np.errstate(invalid="ignore"):
+                bad = ~np.isnan(x) & ((x < 0) | (x > 4))
+            log.add_mask(
+                bad,
+                source=source,
+                lines=lines,
+                column=c,
+                values=x,
+                rule="ALSFRS items must lie between 0 and 4 points",
+            )
         out[c] = x
     log.raise_if_any()
     return out
+
+
+def text_equals(values: pd.Series, target: str) -> np.ndarray:
+    """Whether each cell equals ``target`` after stripping and lower-casing (NA = False).
+
+    Normalises only the distinct values (factorize), so it is fast on long columns.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    hit = np.array([str(u).strip().lower() == target for u in uniques] + [False], dtype=bool)
+    return np.asarray(hit[codes], dtype=bool)
 
 
 def flag_array(flag: object, index: pd.Index, *, name: str) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alsnet.clinical._items import item_arrays
+from alsnet.clinical._items import item_arrays, text_equals
 
 __all__ = ["SCORE_COLUMNS", "alsfrs_scores"]
 
@@ -82,7 +82,11 @@ def alsfrs_scores(visits: pd.DataFrame) -> pd.DataFrame:
     >>> alsfrs_scores(v)[["alsfrs_r_total", "fine_motor", "respiratory"]].iloc[0].tolist()
     [47.0, 11.0, 12.0]
     """
-    it = item_arrays(visits)
+    return scores_from_items(item_arrays(visits), visits)
+
+
+def scores_from_items(it: dict[str, np.ndarray], visits: pd.DataFrame) -> pd.DataFrame:
+    """:func:`alsfrs_scores` on item arrays already read from ``visits``."""
     n = len(visits)
     a = ~np.isnan(it["q5a"])
     b = ~np.isnan(it["q5b"])
@@ -94,9 +98,8 @@ def alsfrs_scores(visits: pd.DataFrame) -> pd.DataFrame:
     shared = bulbar + fine + gross
     has_instrument = "instrument" in visits.columns
     if has_instrument:
-        inst = visits["instrument"].astype("string").str.strip().str.lower()
-        is_r = (inst == "alsfrs_r").fillna(False).to_numpy(dtype=bool)
-        is_o = (inst == "alsfrs").fillna(False).to_numpy(dtype=bool)
+        is_r = text_equals(visits["instrument"], "alsfrs_r")
+        is_o = text_equals(visits["instrument"], "alsfrs")
     else:
         r_items = ~np.isnan(it["q10"]) & ~np.isnan(it["q11"]) & ~np.isnan(it["q12"])
         no_r = np.isnan(it["q10"]) & np.isnan(it["q11"]) & np.isnan(it["q12"])

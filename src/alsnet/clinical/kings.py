@@ -32,7 +32,7 @@ KINGS_STAGES: tuple[str, ...] = ("1", "2", "3", "4A", "4B", "5")
 KINGS_DTYPE = pd.CategoricalDtype(list(KINGS_STAGES), ordered=True)
 
 
-def _regions(it: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def region_count(it: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Region count (int) and whether it is determined by the answered items."""
     bulbar = any_of(cmp(it["q1"], "<", 4), cmp(it["q2"], "<", 4), cmp(it["q3"], "<", 4))
     q5a_t, q5a_known = cmp(it["q5a"], "<", 4)
@@ -61,7 +61,7 @@ def kings_regions(items_df: pd.DataFrame) -> pd.Series:
         items (a region counts as involved as soon as one answered item is < 4).
         A count of 0 is reported by :func:`kings_stage` as stage 1 (project choice).
     """
-    count, known = _regions(item_arrays(items_df))
+    count, known = region_count(item_arrays(items_df))
     return pd.Series(
         pd.arrays.IntegerArray(count, ~known), index=items_df.index, name="kings_regions"
     )
@@ -107,14 +107,21 @@ def kings_stage(
     >>> kings_stage(v, dead=[0, 1]).tolist()
     ['1', '5']
     """
-    it = item_arrays(items_df)
     idx = items_df.index
-    gastro = flag_array(gastrostomy, idx, name="gastrostomy") | ~np.isnan(it["q5b"])
-    died = flag_array(dead, idx, name="dead")
-    count, known = _regions(it)
+    code = kings_codes(
+        item_arrays(items_df),
+        flag_array(gastrostomy, idx, name="gastrostomy"),
+        flag_array(dead, idx, name="dead"),
+    )
+    return pd.Series(pd.Categorical.from_codes(code, dtype=KINGS_DTYPE), index=idx, name="kings")
+
+
+def kings_codes(it: dict[str, np.ndarray], gastrostomy: np.ndarray, dead: np.ndarray) -> np.ndarray:
+    """Codes into :data:`KINGS_STAGES` (-1 = undetermined) from item arrays and bool flags."""
+    gastro = gastrostomy | ~np.isnan(it["q5b"])
+    count, known = region_count(it)
     region_code = np.where(known, np.maximum(count, 1) - 1, -1)
     base = np.where(gastro, 3, region_code)
     resp_true, resp_known = any_of(cmp(it["q10"], "==", 0), cmp(it["q12"], "<", 4))
     code = np.where(resp_true, 4, np.where(resp_known, base, -1))
-    code = np.where(died, 5, code).astype(np.int8)
-    return pd.Series(pd.Categorical.from_codes(code, dtype=KINGS_DTYPE), index=idx, name="kings")
+    return np.where(dead, 5, code).astype(np.int8)

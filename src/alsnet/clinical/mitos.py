@@ -80,14 +80,20 @@ def mitos_stage(items_df: pd.DataFrame, *, dead: ArrayLike | pd.Series | None = 
     >>> mitos_stage(v).tolist()
     [0]
     """
-    doms = _domains(item_arrays(items_df))
-    count = np.zeros(len(items_df), dtype=np.int64)
-    known = np.ones(len(items_df), dtype=bool)
-    for t, k in doms.values():
+    stage, undetermined = mitos_from_items(
+        item_arrays(items_df), flag_array(dead, items_df.index, name="dead")
+    )
+    return pd.Series(
+        pd.arrays.IntegerArray(stage, undetermined), index=items_df.index, name="mitos"
+    )
+
+
+def mitos_from_items(it: dict[str, np.ndarray], dead: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stage (int64) and undetermined mask from item arrays and a bool death flag."""
+    n = len(dead)
+    count = np.zeros(n, dtype=np.int64)
+    known = np.ones(n, dtype=bool)
+    for t, k in _domains(it).values():
         count += t
         known &= k
-    died = flag_array(dead, items_df.index, name="dead")
-    stage = np.where(died, 5, count)
-    return pd.Series(
-        pd.arrays.IntegerArray(stage, ~(known | died)), index=items_df.index, name="mitos"
-    )
+    return np.where(dead, 5, count), ~(known | dead)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alsnet.clinical._items import flag_array
-from alsnet.clinical.alsfrs import alsfrs_scores
-from alsnet.clinical.kings import kings_regions, kings_stage
-from alsnet.clinical.mitos import mitos_stage
+from alsnet.clinical._items import flag_array, item_arrays
+from alsnet.clinical.alsfrs import scores_from_items
+from alsnet.clinical.kings import KINGS_DTYPE, kings_codes, region_count
+from alsnet.clinical.mitos import mitos_from_items
 from alsnet.exceptions import DataValidationError, Problem
 
 __all__ = ["STAGE_COLUMNS", "event_flags", "stage_visits"]
@@ -24,6 +24,36 @@ STAGE_COLUMNS: tuple[str, ...] = (
     "kings_regions",
     "mitos",
 )
+
+
+def _check_columns(visits: pd.DataFrame, events: pd.DataFrame) -> None:
+    problems = [
+        Problem(name, None, c, None, "required column is missing")
+        for name, df, cols in (
+            ("visits", visits, ("patient_id", "day")),
+            ("events", events, ("patient_id", "event", "day")),
+        )
+        for c in cols
+        if c not in df.columns
+    ]
+    if problems:
+        raise DataValidationError(problems)
+
+
+def _event_flags(visits: pd.DataFrame, events: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
+    """(len(visits), len(names)) bool: event j on or before each visit's day."""
+    _check_columns(visits, events)
+    ev = events.loc[events["event"].isin(names).to_numpy(dtype=bool)]
+    first = ev.groupby(["patient_id", "event"], sort=False, observed=True)["day"].min()
+    wide = first.unstack("event").reindex(columns=list(names))
+    # hash the visits' ids once (factorize), then look up only the distinct ids
+    codes, uniques = pd.factorize(visits["patient_id"])
+    rows = np.append(wide.index.get_indexer(pd.Index(uniques)), -1)[codes]
+    days = np.vstack([wide.to_numpy(dtype="float64", na_value=np.nan), np.full(len(names), np.nan)])
+    eday = days[rows]  # row -1 (no events) picks the all-NaN row
+    vday = pd.to_numeric(visits["day"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(eday <= vday[:, None], dtype=bool)
 
 
 def event_flags(visits: pd.DataFrame, events: pd.DataFrame, event: str) -> np.ndarray:
@@ -44,23 +74,7 @@ def event_flags(visits: pd.DataFrame, events: pd.DataFrame, event: str) -> np.nd
     ndarray of bool
         One value per visit (vectorised hash join, no per-patient loop).
     """
-    problems = [
-        Problem(name, None, c, None, "required column is missing")
-        for name, df, cols in (
-            ("visits", visits, ("patient_id", "day")),
-            ("events", events, ("patient_id", "event", "day")),
-        )
-        for c in cols
-        if c not in df.columns
-    ]
-    if problems:
-        raise DataValidationError(problems)
-    ev = events.loc[(events["event"] == event).fillna(False).to_numpy(dtype=bool)]
-    first = ev.groupby("patient_id", sort=False)["day"].min()
-    eday = visits["patient_id"].map(first).to_numpy(dtype="float64", na_value=np.nan)
-    vday = pd.to_numeric(visits["day"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    with np.errstate(invalid="ignore"):
-        return np.asarray(eday <= vday, dtype=bool)
+    return _event_flags(visits, events, (event,))[:, 0]
 
 
 def _row_flag(visits: pd.DataFrame, column: str) -> np.ndarray:
@@ -101,13 +115,23 @@ def stage_visits(visits: pd.DataFrame, events: pd.DataFrame | None = None) -> pd
     gastro = _row_flag(visits, "gastrostomy")
     dead = _row_flag(visits, "dead")
     if events is not None:
-        gastro = gastro | event_flags(visits, events, "gastrostomy")
-        dead = dead | event_flags(visits, events, "death")
-    scores = alsfrs_scores(visits)
-    out = visits.copy()
-    for c in ("alsfrs_r_total", "bulbar", "fine_motor", "gross_motor", "respiratory"):
-        out[c] = scores[c]
-    out["kings"] = kings_stage(visits, gastrostomy=gastro, dead=dead)
-    out["kings_regions"] = kings_regions(visits)
-    out["mitos"] = mitos_stage(visits, dead=dead)
+        flags = _event_flags(visits, events, ("gastrostomy", "death"))
+        gastro = gastro | flags[:, 0]
+        dead = dead | flags[:, 1]
+    it = item_arrays(visits)
+    scores = scores_from_items(it, visits)
+    count, known = region_count(it)
+    mitos, undetermined = mitos_from_items(it, dead)
+    added: dict[str, np.ndarray | pd.api.extensions.ExtensionArray] = {
+        **{c: scores[c].to_numpy() for c in STAGE_COLUMNS[:5]},
+        "kings": pd.Categorical.from_codes(kings_codes(it, gastro, dead), dtype=KINGS_DTYPE),
+        "kings_regions": pd.arrays.IntegerArray(count, ~known),
+        "mitos": pd.arrays.IntegerArray(mitos, undetermined),
+    }
+    out = visits.copy(deep=False)  # new columns only; the caller's frame is never modified
+    for c in STAGE_COLUMNS:
+        if c in out.columns:
+            del out[c]
+    for c, values in added.items():
+        out[c] = values
     return out
