@@ -88,6 +88,13 @@ class RawData:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+def _norm_values(s: pd.Series) -> pd.Series:
+    """:func:`norm` of every cell, computed once per distinct value."""
+    codes, uniques = pd.factorize(s)
+    table = np.asarray([norm(u) for u in uniques] + [""], dtype=object)
+    return pd.Series(table[codes], index=s.index)
+
+
 def _rename_problems(tmp: ProblemLog, log: ProblemLog, names: Mapping[str, str]) -> None:
     """Copy problems from ``tmp`` to ``log``, restoring the file's own column names."""
     for p in tmp.problems:
@@ -225,7 +232,7 @@ def _read_dream(paths: list[Path], *, strict: bool, log: ProblemLog, raw: RawDat
     if not parts:
         return
     rec = pd.concat(parts, ignore_index=True)
-    rec["table"] = rec["form"].map(norm).map(DREAM_FORMS)
+    rec["table"] = _norm_values(rec["form"]).map(DREAM_FORMS)
     unknown_form = rec["table"].isna()
     if unknown_form.any():
         for form, n in rec.loc[unknown_form, "form"].value_counts().items():
@@ -249,8 +256,8 @@ def _pivot_dream(
 ) -> pd.DataFrame:
     spec = RAW_SPECS[table]
     aliases = FEATURE_ALIASES.get(table, {})
-    fname = rec["feature"].map(norm)
-    fname = fname.map(lambda f: aliases.get(f, f))
+    fname = _norm_values(rec["feature"])
+    fname = fname.map(aliases).fillna(fname) if aliases else fname
     delta_col = TABLE_DELTA[table]
     known = [c for c in spec.names if c not in ("subject_id", delta_col)]
     is_known = fname.isin(known).to_numpy()
