@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds a SQLite connection waits for another writer's lock before failing.
 SQLITE_BUSY_TIMEOUT_S = 30.0
+#: SQLite page cache per connection, in KiB (bulk inserts into indexed tables need room).
+SQLITE_CACHE_KIB = 65536
 
 
 def sqlite_path(url: str | sa.URL) -> Path | None:
@@ -52,6 +54,7 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
         cur = dbapi_conn.cursor()
         try:
             cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
             if sqlite_path(u) is not None:
                 cur.execute("PRAGMA journal_mode = WAL")
                 cur.execute("PRAGMA synchronous = NORMAL")
