@@ -61,9 +61,7 @@ def pg_url(pg_database_url: str) -> Iterator[str]:
     eng = sa.create_engine(pg_database_url, isolation_level="AUTOCOMMIT")
     with eng.connect() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = sa.make_url(pg_database_url).update_query_dict(
-        {"options": f"-csearch_path={schema}"}
-    )
+    url = sa.make_url(pg_database_url).update_query_dict({"options": f"-csearch_path={schema}"})
     try:
         yield url.render_as_string(hide_password=False)
     finally:
@@ -84,5 +82,3 @@ def db_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("pg_url"))
-
-

@@ -9,15 +9,29 @@ from alsnet import Cohort, DataValidationError
 
 
 def _raw(n: int = 3) -> dict[str, pd.DataFrame]:
-    pats = pd.DataFrame({
-        "patient_id": [f"P{i}" for i in range(n)], "site_id": "S1", "sex": ["F", "M", "M"][:n],
-        "age_onset": [55.0, 61.2, 70.9][:n], "onset_region": ["bulbar", "upper_limb", "lower_limb"][:n],
-        "diagnosis_day": [200, 300, 400][:n], "el_escorial": "probable", "ftd": 0,
-        "c9orf72": [1, None, 0][:n], "sod1": None, "ancestry": "EUR",
-    })
+    pats = pd.DataFrame(
+        {
+            "patient_id": [f"P{i}" for i in range(n)],
+            "site_id": "S1",
+            "sex": ["F", "M", "M"][:n],
+            "age_onset": [55.0, 61.2, 70.9][:n],
+            "onset_region": ["bulbar", "upper_limb", "lower_limb"][:n],
+            "diagnosis_day": [200, 300, 400][:n],
+            "el_escorial": "probable",
+            "ftd": 0,
+            "c9orf72": [1, None, 0][:n],
+            "sod1": None,
+            "ancestry": "EUR",
+        }
+    )
     items = {f"q{i}": 3.0 for i in range(1, 13) if i != 5} | {"q5a": 3.0}
-    visits = pd.DataFrame([{"patient_id": f"P{i}", "day": d, "instrument": "alsfrs_r", **items}
-                           for i in range(n) for d in (250, 340)])
+    visits = pd.DataFrame(
+        [
+            {"patient_id": f"P{i}", "day": d, "instrument": "alsfrs_r", **items}
+            for i in range(n)
+            for d in (250, 340)
+        ]
+    )
     events = pd.DataFrame({"patient_id": ["P0"], "event": ["death"], "day": [900]})
     return {"patients": pats, "visits": visits, "events": events}
 

@@ -17,9 +17,17 @@ ITEMS_R = {f"q{i}": 4 for i in range(1, 13) if i != 5} | {"q5a": 4}
 
 def _patients(**over: object) -> pd.DataFrame:
     row = {
-        "patient_id": "P1", "site_id": "S1", "sex": "F", "age_onset": "61.5",
-        "onset_region": "bulbar", "diagnosis_day": "270", "el_escorial": "probable",
-        "ftd": "0", "c9orf72": "", "sod1": "0", "ancestry": "EUR",
+        "patient_id": "P1",
+        "site_id": "S1",
+        "sex": "F",
+        "age_onset": "61.5",
+        "onset_region": "bulbar",
+        "diagnosis_day": "270",
+        "el_escorial": "probable",
+        "ftd": "0",
+        "c9orf72": "",
+        "sod1": "0",
+        "ancestry": "EUR",
     }
     row.update({k: str(v) for k, v in over.items()})
     return pd.DataFrame([row])
@@ -34,8 +42,9 @@ def _events(rows: list[dict[str, object]] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows or [], columns=["patient_id", "event", "day"]).astype("string")
 
 
-def _validate(visits: pd.DataFrame | None = None, events: pd.DataFrame | None = None,
-              **kw: object) -> dict[str, pd.DataFrame]:
+def _validate(
+    visits: pd.DataFrame | None = None, events: pd.DataFrame | None = None, **kw: object
+) -> dict[str, pd.DataFrame]:
     raw = {
         "patients": kw.pop("patients", _patients()),  # type: ignore[arg-type]
         "visits": _visits([{}]) if visits is None else visits,
@@ -98,8 +107,14 @@ def test_total_disagreeing_with_items() -> None:
 
 
 def test_original_alsfrs_keeps_q10_to_q12_empty() -> None:
-    orig = {"instrument": "alsfrs", "q10": None, "q11": None, "q12": None, "q10_alsfrs": 4,
-            "total_reported": 40}
+    orig = {
+        "instrument": "alsfrs",
+        "q10": None,
+        "q11": None,
+        "q12": None,
+        "q10_alsfrs": 4,
+        "total_reported": 40,
+    }
     _validate(_visits([orig]))
     with pytest.raises(DataValidationError) as e:
         _validate(_visits([{**orig, "q11": 4}]))
@@ -115,8 +130,10 @@ def test_visit_before_onset_beyond_tolerance() -> None:
 
 def test_death_before_later_visit() -> None:
     with pytest.raises(DataValidationError) as e:
-        _validate(_visits([{"day": 300}, {"day": 900}]),
-                  _events([{"patient_id": "P1", "event": "death", "day": "600"}]))
+        _validate(
+            _visits([{"day": 300}, {"day": 900}]),
+            _events([{"patient_id": "P1", "event": "death", "day": "600"}]),
+        )
     (p,) = e.value.problems
     assert p.row == 2 and p.column == "day" and "after the patient's recorded death" in p.rule
 
@@ -161,8 +178,13 @@ def test_all_errors_reported_up_to_limit() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.one_of(st.integers(-3, 7), st.floats(-1, 5), st.text(max_size=3)), min_size=1,
-                max_size=30))
+@given(
+    st.lists(
+        st.one_of(st.integers(-3, 7), st.floats(-1, 5), st.text(max_size=3)),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_item_rule_property(values: list[object]) -> None:
     """A cell passes iff it is blank or a multiple of 0.5 in [0, 4]; failures name their line."""
     df = pd.DataFrame({"q1": pd.Series([str(v) for v in values], dtype="string")})

@@ -55,7 +55,8 @@ class Cohort:
     ...         "age_onset": [61.0], "onset_region": ["bulbar"], "diagnosis_day": [270],
     ...         "el_escorial": ["probable"], "ftd": [0], "c9orf72": [0], "sod1": [None],
     ...         "ancestry": ["EUR"]}),
-    ...     "visits": pd.DataFrame({"patient_id": ["P1"], "day": [300], "instrument": ["alsfrs_r"]}),
+    ...     "visits": pd.DataFrame({"patient_id": ["P1"], "day": [300],
+    ...                             "instrument": ["alsfrs_r"]}),
     ...     "events": pd.DataFrame({"patient_id": [], "event": [], "day": []}),
     ... })
     >>> c

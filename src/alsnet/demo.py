@@ -47,8 +47,10 @@ class DemoResult:
     timings: dict[str, float] = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        return (f"DemoResult(patients={self.n_patients}, visits={self.n_visits}, "
-                f"report={str(self.report)!r}, seconds={sum(self.timings.values()):.1f})")
+        return (
+            f"DemoResult(patients={self.n_patients}, visits={self.n_visits}, "
+            f"report={str(self.report)!r}, seconds={sum(self.timings.values()):.1f})"
+        )
 
 
 def run_demo(
@@ -108,18 +110,28 @@ def run_demo(
     timed("export canonical CSV", lambda: write_csv(stored, out / "canonical"))
     scored = timed("score and stage visits", lambda: stage_visits(stored.visits, stored.events))
     assert isinstance(scored, pd.DataFrame)
-    encals = timed("ENCALS prognosis",
-                   lambda: encals_table(encals_baseline(stored.patients, stored.visits),
-                                        errors="flag"))
+    encals = timed(
+        "ENCALS prognosis",
+        lambda: encals_table(encals_baseline(stored.patients, stored.visits), errors="flag"),
+    )
     assert isinstance(encals, pd.DataFrame)
     encals.to_csv(out / "encals.csv", index=False)
-    report = timed("render report", lambda: demo_report(
-        stored, scored, out / "report.html",
-        provenance={"alsnet": alsnet.__version__, "seed": seed,
-                    "fingerprint": stored.fingerprint, "store": "embedded SQLite"
-                    if url.startswith("sqlite") else "PostgreSQL"},
-        encals=encals,
-    ))
+    report = timed(
+        "render report",
+        lambda: demo_report(
+            stored,
+            scored,
+            out / "report.html",
+            provenance={
+                "alsnet": alsnet.__version__,
+                "seed": seed,
+                "fingerprint": stored.fingerprint,
+                "store": "embedded SQLite" if url.startswith("sqlite") else "PostgreSQL",
+            },
+            encals=encals,
+        ),
+    )
     assert isinstance(report, Path)
-    return DemoResult(out, report, url, len(stored.patients), len(stored.visits),
-                      stored.fingerprint, timings)
+    return DemoResult(
+        out, report, url, len(stored.patients), len(stored.visits), stored.fingerprint, timings
+    )

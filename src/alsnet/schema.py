@@ -33,11 +33,33 @@ Kind = Literal["str", "int", "float", "cat", "flag"]
 
 #: ALSFRS-R items in canonical order (q5a and q5b are alternatives).
 ALSFRS_R_ITEMS: tuple[str, ...] = (
-    "q1", "q2", "q3", "q4", "q5a", "q5b", "q6", "q7", "q8", "q9", "q10", "q11", "q12",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+    "q5a",
+    "q5b",
+    "q6",
+    "q7",
+    "q8",
+    "q9",
+    "q10",
+    "q11",
+    "q12",
 )
 #: Items of the original ALSFRS (0-40): items 1-9 shared, one respiratory item.
 ALSFRS_ITEMS: tuple[str, ...] = (
-    "q1", "q2", "q3", "q4", "q5a", "q5b", "q6", "q7", "q8", "q9", "q10_alsfrs",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+    "q5a",
+    "q5b",
+    "q6",
+    "q7",
+    "q8",
+    "q9",
+    "q10_alsfrs",
 )
 #: ALSFRS-R domains; ``q5`` stands for whichever of q5a/q5b was answered.
 DOMAINS: dict[str, tuple[str, ...]] = {
@@ -48,8 +70,15 @@ DOMAINS: dict[str, tuple[str, ...]] = {
 }
 
 ONSET_REGIONS = (
-    "bulbar", "upper_limb", "lower_limb", "respiratory", "trunk", "generalised", "ftd",
-    "limb", "bulbar_limb",
+    "bulbar",
+    "upper_limb",
+    "lower_limb",
+    "respiratory",
+    "trunk",
+    "generalised",
+    "ftd",
+    "limb",
+    "bulbar_limb",
 )
 """Onset regions. ``limb`` (side not recorded) and ``bulbar_limb`` (both at once) exist
 because PRO-ACT records onset only as Bulbar / Limb / Limb and Bulbar."""
@@ -68,13 +97,45 @@ ANALYTES = ("nfl", "pnfh")
 #: Column names that carry direct identifiers: refused at import.
 IDENTIFIER_COLUMNS: frozenset[str] = frozenset(
     {
-        "name", "first_name", "firstname", "given_name", "last_name", "lastname", "surname",
-        "family_name", "full_name", "patient_name", "address", "street", "street_address",
-        "postcode", "postal_code", "zip", "zip_code", "phone", "phone_number", "telephone",
-        "mobile", "email", "e_mail", "email_address", "nhs_number", "ssn",
-        "social_security_number", "national_id", "bsn", "personnummer", "insurance_number",
-        "mrn", "medical_record_number", "hospital_number", "date_of_birth", "dob",
-        "birth_date", "birthdate", "ip_address",
+        "name",
+        "first_name",
+        "firstname",
+        "given_name",
+        "last_name",
+        "lastname",
+        "surname",
+        "family_name",
+        "full_name",
+        "patient_name",
+        "address",
+        "street",
+        "street_address",
+        "postcode",
+        "postal_code",
+        "zip",
+        "zip_code",
+        "phone",
+        "phone_number",
+        "telephone",
+        "mobile",
+        "email",
+        "e_mail",
+        "email_address",
+        "nhs_number",
+        "ssn",
+        "social_security_number",
+        "national_id",
+        "bsn",
+        "personnummer",
+        "insurance_number",
+        "mrn",
+        "medical_record_number",
+        "hospital_number",
+        "date_of_birth",
+        "dob",
+        "birth_date",
+        "birthdate",
+        "ip_address",
     }
 )
 
@@ -148,7 +209,13 @@ def _item(name: str, doc: str) -> ColumnSpec:
 
 _PID = ColumnSpec("patient_id", "str", required=True, nullable=False, doc="pseudonymous patient id")
 _DAY = ColumnSpec(
-    "day", "int", required=True, nullable=False, lo=-36500, hi=36500, unit="days since anchor",
+    "day",
+    "int",
+    required=True,
+    nullable=False,
+    lo=-36500,
+    hi=36500,
+    unit="days since anchor",
     doc="days since the patient's anchor (symptom onset)",
 )
 
@@ -159,7 +226,9 @@ SITES = TableSpec(
         ColumnSpec("role", "cat", vocab=("hub", "spoke"), doc="hub or spoke of the network"),
         ColumnSpec("country", "str", doc="ISO 3166-1 alpha-2 country code"),
         ColumnSpec(
-            "jurisdiction", "cat", vocab=("eu_gdpr", "uk_gdpr", "us_hipaa", "other"),
+            "jurisdiction",
+            "cat",
+            vocab=("eu_gdpr", "uk_gdpr", "us_hipaa", "other"),
             doc="privacy regime that governs the site's data",
         ),
     ),
@@ -172,30 +241,74 @@ PATIENTS = TableSpec(
     "patients",
     (
         _PID,
-        ColumnSpec("site_id", "str", required=True, nullable=False, doc="site that holds the patient"),
+        ColumnSpec(
+            "site_id", "str", required=True, nullable=False, doc="site that holds the patient"
+        ),
         ColumnSpec("sex", "cat", required=True, vocab=("F", "M"), doc="sex recorded at birth"),
-        ColumnSpec("age_onset", "float", required=True, lo=10, hi=100, unit="years",
-                   doc="age at symptom onset"),
-        ColumnSpec("onset_region", "cat", required=True, vocab=ONSET_REGIONS,
-                   doc="region of first symptoms"),
-        ColumnSpec("diagnosis_day", "int", required=True, lo=-3650, hi=36500, unit="days",
-                   doc="day of diagnosis (days since onset = diagnostic delay)"),
-        ColumnSpec("el_escorial", "cat", required=True, vocab=EL_ESCORIAL,
-                   doc="diagnostic category at diagnosis"),
-        ColumnSpec("criteria_version", "cat", vocab=CRITERIA_VERSIONS,
-                   doc="criteria used for the diagnostic category"),
+        ColumnSpec(
+            "age_onset",
+            "float",
+            required=True,
+            lo=10,
+            hi=100,
+            unit="years",
+            doc="age at symptom onset",
+        ),
+        ColumnSpec(
+            "onset_region",
+            "cat",
+            required=True,
+            vocab=ONSET_REGIONS,
+            doc="region of first symptoms",
+        ),
+        ColumnSpec(
+            "diagnosis_day",
+            "int",
+            required=True,
+            lo=-3650,
+            hi=36500,
+            unit="days",
+            doc="day of diagnosis (days since onset = diagnostic delay)",
+        ),
+        ColumnSpec(
+            "el_escorial",
+            "cat",
+            required=True,
+            vocab=EL_ESCORIAL,
+            doc="diagnostic category at diagnosis",
+        ),
+        ColumnSpec(
+            "criteria_version",
+            "cat",
+            vocab=CRITERIA_VERSIONS,
+            doc="criteria used for the diagnostic category",
+        ),
         ColumnSpec("ftd", "flag", required=True, doc="frontotemporal dementia (0/1)"),
         ColumnSpec("family_history", "flag", doc="first- or second-degree relative with ALS/FTD"),
-        ColumnSpec("c9orf72", "flag", required=True, doc="C9orf72 repeat expansion (0/1, empty = untested)"),
-        ColumnSpec("sod1", "flag", required=True, doc="pathogenic SOD1 variant (0/1, empty = untested)"),
+        ColumnSpec(
+            "c9orf72", "flag", required=True, doc="C9orf72 repeat expansion (0/1, empty = untested)"
+        ),
+        ColumnSpec(
+            "sod1", "flag", required=True, doc="pathogenic SOD1 variant (0/1, empty = untested)"
+        ),
         ColumnSpec("fus", "flag", doc="pathogenic FUS variant (0/1, empty = untested)"),
         ColumnSpec("tardbp", "flag", doc="pathogenic TARDBP variant (0/1, empty = untested)"),
-        ColumnSpec("ancestry", "cat", required=True, vocab=ANCESTRIES,
-                   doc="self-reported ancestry (continental group)"),
-        ColumnSpec("genetic_ancestry", "cat", vocab=ANCESTRIES,
-                   doc="genetically inferred ancestry"),
-        ColumnSpec("anchor", "cat", vocab=("onset", "diagnosis", "enrolment"),
-                   doc="what day 0 means for this patient (default onset)"),
+        ColumnSpec(
+            "ancestry",
+            "cat",
+            required=True,
+            vocab=ANCESTRIES,
+            doc="self-reported ancestry (continental group)",
+        ),
+        ColumnSpec(
+            "genetic_ancestry", "cat", vocab=ANCESTRIES, doc="genetically inferred ancestry"
+        ),
+        ColumnSpec(
+            "anchor",
+            "cat",
+            vocab=("onset", "diagnosis", "enrolment"),
+            doc="what day 0 means for this patient (default onset)",
+        ),
     ),
     key=("patient_id",),
     doc="One row per patient.",
@@ -224,23 +337,50 @@ VISITS = TableSpec(
     (
         _PID,
         _DAY,
-        ColumnSpec("instrument", "cat", required=True, vocab=("alsfrs_r", "alsfrs"),
-                   doc="alsfrs_r (0-48) or the original alsfrs (0-40); empty when no ALSFRS was taken"),
+        ColumnSpec(
+            "instrument",
+            "cat",
+            required=True,
+            vocab=("alsfrs_r", "alsfrs"),
+            doc="alsfrs_r (0-48) or the original alsfrs (0-40); empty when no ALSFRS was taken",
+        ),
         *_VISIT_ITEMS,
-        ColumnSpec("total_reported", "float", lo=0, hi=48, unit="points",
-                   doc="total as recorded at source; checked against the items"),
-        ColumnSpec("respondent", "cat", vocab=("patient", "caregiver", "clinician"),
-                   doc="who answered the ALSFRS-R"),
-        ColumnSpec("mode", "cat", vocab=("in_person", "phone", "video", "self_online"),
-                   doc="mode of administration"),
-        ColumnSpec("fvc_l", "float", lo=0, hi=10, unit="L", doc="forced vital capacity (best trial)"),
+        ColumnSpec(
+            "total_reported",
+            "float",
+            lo=0,
+            hi=48,
+            unit="points",
+            doc="total as recorded at source; checked against the items",
+        ),
+        ColumnSpec(
+            "respondent",
+            "cat",
+            vocab=("patient", "caregiver", "clinician"),
+            doc="who answered the ALSFRS-R",
+        ),
+        ColumnSpec(
+            "mode",
+            "cat",
+            vocab=("in_person", "phone", "video", "self_online"),
+            doc="mode of administration",
+        ),
+        ColumnSpec(
+            "fvc_l", "float", lo=0, hi=10, unit="L", doc="forced vital capacity (best trial)"
+        ),
         ColumnSpec("fvc_pct", "float", lo=0, hi=200, unit="% predicted", doc="FVC % predicted"),
         ColumnSpec("svc_l", "float", lo=0, hi=10, unit="L", doc="slow vital capacity (best trial)"),
         ColumnSpec("svc_pct", "float", lo=0, hi=200, unit="% predicted", doc="SVC % predicted"),
         ColumnSpec("weight_kg", "float", lo=20, hi=300, unit="kg", doc="body weight"),
         ColumnSpec("bmi", "float", lo=8, hi=80, unit="kg/m2", doc="body-mass index"),
-        ColumnSpec("nfl_serum_pg_ml", "float", lo=0, hi=100000, unit="pg/mL",
-                   doc="serum neurofilament light chain"),
+        ColumnSpec(
+            "nfl_serum_pg_ml",
+            "float",
+            lo=0,
+            hi=100000,
+            unit="pg/mL",
+            doc="serum neurofilament light chain",
+        ),
     ),
     key=("patient_id", "day"),
     doc="One row per patient and visit day.",
@@ -252,11 +392,23 @@ BIOMARKERS = TableSpec(
     (
         _PID,
         _DAY,
-        ColumnSpec("analyte", "cat", required=True, nullable=False, vocab=ANALYTES, doc="nfl or pnfh"),
-        ColumnSpec("matrix", "cat", required=True, nullable=False, vocab=MATRICES, doc="sample matrix"),
+        ColumnSpec(
+            "analyte", "cat", required=True, nullable=False, vocab=ANALYTES, doc="nfl or pnfh"
+        ),
+        ColumnSpec(
+            "matrix", "cat", required=True, nullable=False, vocab=MATRICES, doc="sample matrix"
+        ),
         ColumnSpec("assay", "str", doc="assay platform (e.g. simoa, ella, elisa)"),
-        ColumnSpec("value_pg_ml", "float", required=True, nullable=False, lo=0, hi=1e6,
-                   unit="pg/mL", doc="concentration"),
+        ColumnSpec(
+            "value_pg_ml",
+            "float",
+            required=True,
+            nullable=False,
+            lo=0,
+            hi=1e6,
+            unit="pg/mL",
+            doc="concentration",
+        ),
     ),
     key=("patient_id", "day", "analyte", "matrix"),
     doc="Fluid biomarker measurements beyond serum NfL at visits.",
@@ -279,10 +431,21 @@ GENETICS = TableSpec(
     (
         _PID,
         ColumnSpec("gene", "cat", required=True, nullable=False, vocab=GENES, doc="gene symbol"),
-        ColumnSpec("variant", "str", required=True, nullable=False,
-                   doc="HGVS protein/cDNA notation or 'repeat_expansion'"),
-        ColumnSpec("pathogenicity", "cat", required=True, nullable=False, vocab=PATHOGENICITY,
-                   doc="ACMG class"),
+        ColumnSpec(
+            "variant",
+            "str",
+            required=True,
+            nullable=False,
+            doc="HGVS protein/cDNA notation or 'repeat_expansion'",
+        ),
+        ColumnSpec(
+            "pathogenicity",
+            "cat",
+            required=True,
+            nullable=False,
+            vocab=PATHOGENICITY,
+            doc="ACMG class",
+        ),
     ),
     key=("patient_id", "gene", "variant"),
     doc="Genetic findings per gene.",
@@ -292,9 +455,17 @@ TREATMENTS_T = TableSpec(
     "treatments",
     (
         _PID,
-        ColumnSpec("treatment", "cat", required=True, nullable=False, vocab=TREATMENTS,
-                   doc="drug or trial participation"),
-        ColumnSpec("start_day", "int", required=True, nullable=False, lo=-36500, hi=36500, unit="days"),
+        ColumnSpec(
+            "treatment",
+            "cat",
+            required=True,
+            nullable=False,
+            vocab=TREATMENTS,
+            doc="drug or trial participation",
+        ),
+        ColumnSpec(
+            "start_day", "int", required=True, nullable=False, lo=-36500, hi=36500, unit="days"
+        ),
         ColumnSpec("stop_day", "int", lo=-36500, hi=36500, unit="days", doc="empty = ongoing"),
         ColumnSpec("trial_id", "str", doc="trial identifier for treatment = trial"),
         ColumnSpec("arm", "str", doc="trial arm (e.g. placebo, active, regimen name)"),
@@ -311,7 +482,9 @@ BIOSAMPLES = TableSpec(
         ColumnSpec("sample_type", "cat", required=True, nullable=False, vocab=SAMPLE_TYPES),
         _DAY,
         ColumnSpec("biobank", "str", doc="biobank holding the sample"),
-        ColumnSpec("consent_scope", "cat", vocab=CONSENT_SCOPES, doc="consent the sample falls under"),
+        ColumnSpec(
+            "consent_scope", "cat", vocab=CONSENT_SCOPES, doc="consent the sample falls under"
+        ),
     ),
     key=("sample_id",),
     doc="Biobank samples.",
@@ -322,7 +495,13 @@ CONSENTS = TableSpec(
     (
         _PID,
         ColumnSpec("scope", "cat", required=True, nullable=False, vocab=CONSENT_SCOPES),
-        ColumnSpec("granted", "flag", required=True, nullable=False, doc="1 = granted, 0 = refused/withdrawn"),
+        ColumnSpec(
+            "granted",
+            "flag",
+            required=True,
+            nullable=False,
+            doc="1 = granted, 0 = refused/withdrawn",
+        ),
         _DAY,
     ),
     key=("patient_id", "scope", "day"),
@@ -332,5 +511,15 @@ CONSENTS = TableSpec(
 #: All canonical tables in load order (parents first).
 TABLES: dict[str, TableSpec] = {
     t.name: t
-    for t in (SITES, PATIENTS, VISITS, BIOMARKERS, EVENTS_T, GENETICS, TREATMENTS_T, BIOSAMPLES, CONSENTS)
+    for t in (
+        SITES,
+        PATIENTS,
+        VISITS,
+        BIOMARKERS,
+        EVENTS_T,
+        GENETICS,
+        TREATMENTS_T,
+        BIOSAMPLES,
+        CONSENTS,
+    )
 }

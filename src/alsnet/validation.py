@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from alsnet.exceptions import DataValidationError, IdentifierError, Problem
 from alsnet.schema import (
@@ -120,74 +122,149 @@ def _dtype(col: ColumnSpec) -> str:
     return "int64" if col.kind == "int" and not col.nullable else DTYPES[col.kind]
 
 
-def _blank(s: pd.Series) -> np.ndarray:
-    """True where a raw cell is missing (NaN/None/empty or whitespace-only text)."""
-    isna = s.isna().to_numpy()
-    if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
-        stripped = s.astype("string").str.strip()
-        isna = isna | (stripped == "").fillna(True).to_numpy(dtype=bool)
-    return isna
+def _is_text(s: pd.Series) -> bool:
+    return s.dtype == object or isinstance(s.dtype, pd.StringDtype)
+
+
+def _objects(s: pd.Series) -> np.ndarray:
+    """Values as an object array with None for missing cells."""
+    return s.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+
+
+def _text(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Stripped text of a raw column (pd.NA where blank) and the blank mask.
+
+    Uses Arrow's C++ string kernels: per-cell Python calls would make validation
+    of a 100,000-visit import take seconds.
+    """
+    try:
+        arr = pa.array(_objects(s), type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = pa.array(_objects(s.astype("string")), type=pa.string(), from_pandas=True)
+    stripped = pc.utf8_trim_whitespace(arr)
+    blank_pa = pc.fill_null(pc.equal(stripped, ""), True)
+    blank = np.asarray(blank_pa.to_numpy(zero_copy_only=False), dtype=bool)
+    cleaned = pc.if_else(blank_pa, pa.scalar(None, pa.string()), stripped)
+    text = pd.Series(
+        pd.array(cleaned.to_numpy(zero_copy_only=False), dtype="string"), index=s.index
+    )
+    return text, blank
+
+
+def _to_float(text: pd.Series) -> np.ndarray:
+    """Parse stripped text to float64; unparsable cells become NaN."""
+    arr = pa.array(_objects(text), type=pa.string(), from_pandas=True)
+    try:
+        out = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        out = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return np.asarray(out, dtype="float64")
 
 
 def _coerce_column(
     raw: pd.Series, col: ColumnSpec, *, source: str, lines: np.ndarray, log: ProblemLog
 ) -> pd.Series:
-    blank = _blank(raw)
+    if _is_text(raw):
+        text, blank = _text(raw)
+    else:
+        text, blank = None, raw.isna().to_numpy()
     if not col.nullable:
-        log.add_mask(blank, source=source, lines=lines, column=col.name, values=None,
-                     rule="a value is required")
+        log.add_mask(
+            blank,
+            source=source,
+            lines=lines,
+            column=col.name,
+            values=None,
+            rule="a value is required",
+        )
     if col.kind in ("str", "cat"):
-        out = raw.astype("string").str.strip()
-        out[blank] = pd.NA
+        out = text if text is not None else _text(raw.astype("string"))[0]
         if col.kind == "cat":
             bad = ~blank & ~out.isin(col.vocab).fillna(False).to_numpy(dtype=bool)
-            log.add_mask(bad, source=source, lines=lines, column=col.name, values=out,
-                         rule="must be one of " + ", ".join(col.vocab))
+            log.add_mask(
+                bad,
+                source=source,
+                lines=lines,
+                column=col.name,
+                values=out,
+                rule="must be one of " + ", ".join(col.vocab),
+            )
         return out
     if col.kind == "flag":
-        text = raw.astype("string").str.strip().str.lower()
-        mapped = text.map(_FLAG_TEXT, na_action="ignore")
-        if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        if pd.api.types.is_bool_dtype(raw.dtype):
+            mapped = raw.astype("float64")
+        elif text is None:
             num = pd.to_numeric(raw, errors="coerce")
             mapped = num.where(num.isin([0, 1]))
-        elif pd.api.types.is_bool_dtype(raw.dtype):
-            mapped = raw.astype("Int64")
+        else:
+            mapped = text.str.lower().map(_FLAG_TEXT, na_action="ignore")
         bad = ~blank & pd.isna(mapped).to_numpy(dtype=bool)
-        log.add_mask(bad, source=source, lines=lines, column=col.name, values=raw,
-                     rule="must be 0 or 1 (empty = unknown)")
-        out = pd.Series(pd.array(np.where(blank | bad, np.nan, mapped.astype("float64")), dtype="Float64"))
-        return out.round().astype("Int64").set_axis(raw.index)
+        log.add_mask(
+            bad,
+            source=source,
+            lines=lines,
+            column=col.name,
+            values=raw,
+            rule="must be 0 or 1 (empty = unknown)",
+        )
+        vals = np.where(blank | bad, np.nan, mapped.to_numpy(dtype="float64", na_value=np.nan))
+        return pd.Series(pd.array(vals, dtype="Float64"), index=raw.index).round().astype("Int64")
     # numeric
-    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
-        num = pd.to_numeric(raw, errors="coerce").astype("float64")
+    if text is not None:
+        values = _to_float(text)
     else:
-        num = pd.to_numeric(raw.astype("string").str.strip(), errors="coerce").astype("float64")
-    values = num.to_numpy(dtype="float64", na_value=np.nan)
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     values = np.where(np.isinf(values), np.nan, values)
     nonnum = ~blank & ~np.isfinite(values)
-    log.add_mask(nonnum, source=source, lines=lines, column=col.name, values=raw,
-                 rule=f"must be a number ({col.unit or col.kind})")
+    log.add_mask(
+        nonnum,
+        source=source,
+        lines=lines,
+        column=col.name,
+        values=raw,
+        rule=f"must be a number ({col.unit or col.kind})",
+    )
     ok = ~blank & ~nonnum
     if col.kind == "int":
         frac = ok & (np.abs(values - np.round(values)) > 1e-9)
-        log.add_mask(frac, source=source, lines=lines, column=col.name, values=raw,
-                     rule="must be a whole number of " + (col.unit or "units"))
+        log.add_mask(
+            frac,
+            source=source,
+            lines=lines,
+            column=col.name,
+            values=raw,
+            rule="must be a whole number of " + (col.unit or "units"),
+        )
         ok &= ~frac
     if col.lo is not None or col.hi is not None:
         lo = -np.inf if col.lo is None else col.lo
         hi = np.inf if col.hi is None else col.hi
         with np.errstate(invalid="ignore"):
             out_of_range = ok & ((values < lo) | (values > hi))
-        log.add_mask(out_of_range, source=source, lines=lines, column=col.name, values=raw,
-                     rule=f"must lie between {lo:g} and {hi:g} {col.unit}".rstrip())
+        log.add_mask(
+            out_of_range,
+            source=source,
+            lines=lines,
+            column=col.name,
+            values=raw,
+            rule=f"must lie between {lo:g} and {hi:g} {col.unit}".rstrip(),
+        )
         ok &= ~out_of_range
     if col.step is not None:
         off = ok & (np.abs(values / col.step - np.round(values / col.step)) > 1e-9)
-        log.add_mask(off, source=source, lines=lines, column=col.name, values=raw,
-                     rule=f"must be a multiple of {col.step:g}")
+        log.add_mask(
+            off,
+            source=source,
+            lines=lines,
+            column=col.name,
+            values=raw,
+            rule=f"must be a multiple of {col.step:g}",
+        )
     values = np.where(ok, values, np.nan)
     if col.kind == "int":
-        return pd.Series(pd.array(np.round(values), dtype="Float64"), index=raw.index).astype("Int64")
+        return pd.Series(pd.array(np.round(values), dtype="Float64"), index=raw.index).astype(
+            "Int64"
+        )
     return pd.Series(values, index=raw.index, dtype="float64")
 
 
@@ -238,14 +315,29 @@ def coerce_table(
         seen.add(c)
     for c in df.columns:
         if c in IDENTIFIER_COLUMNS:
-            log.add(Problem(source, 1, c, None,
-                            "direct identifier column is not accepted; remove it before import"))
+            log.add(
+                Problem(
+                    source,
+                    1,
+                    c,
+                    None,
+                    "direct identifier column is not accepted; remove it before import",
+                )
+            )
     unknown = [c for c in df.columns if c not in spec.names and c not in IDENTIFIER_COLUMNS]
     if strict:
         for c in unknown:
-            log.add(Problem(source, 1, c, None,
-                            f"unknown column in strict mode (table {spec.name} has: "
-                            + ", ".join(spec.names) + ")"))
+            log.add(
+                Problem(
+                    source,
+                    1,
+                    c,
+                    None,
+                    f"unknown column in strict mode (table {spec.name} has: "
+                    + ", ".join(spec.names)
+                    + ")",
+                )
+            )
     out: dict[str, pd.Series] = {}
     df = df.loc[:, ~df.columns.duplicated()]
     for col in spec.columns:
@@ -256,12 +348,15 @@ def coerce_table(
         else:
             if col.required:
                 log.add(Problem(source, 1, col.name, None, "required column is missing"))
-            out[col.name] = pd.Series(pd.NA if col.kind != "float" else np.nan,
-                                      index=range(len(df)), dtype=DTYPES[col.kind])
+            out[col.name] = pd.Series(
+                pd.NA if col.kind != "float" else np.nan,
+                index=range(len(df)),
+                dtype=DTYPES[col.kind],
+            )
     result = pd.DataFrame(out)
-    for c in spec.columns:
-        if c.kind == "int" and not c.nullable and not result[c.name].isna().any():
-            result[c.name] = result[c.name].astype("int64")
+    for cs in spec.columns:
+        if cs.kind == "int" and not cs.nullable and not result[cs.name].isna().any():
+            result[cs.name] = result[cs.name].astype("int64")
     if own_log:
         log.raise_if_any()
     return result
@@ -304,74 +399,161 @@ def check_tables(
             dup = df.duplicated(list(spec.key), keep="first").to_numpy()
             if dup.any():  # the row-wise join is slow: only build it when needed
                 keyvals = df[list(spec.key)].astype("string").fillna("").agg("/".join, axis=1)
-                log.add_mask(dup, source=src(name), lines=ln, column=",".join(spec.key),
-                             values=keyvals, rule="duplicate key: this row repeats an earlier one")
+                log.add_mask(
+                    dup,
+                    source=src(name),
+                    lines=ln,
+                    column=",".join(spec.key),
+                    values=keyvals,
+                    rule="duplicate key: this row repeats an earlier one",
+                )
         if spec.per_patient and name != "patients" and patient_ids is not None and len(df):
             unknown = ~df["patient_id"].isin(patient_ids).fillna(True).to_numpy(dtype=bool)
             unknown &= df["patient_id"].notna().to_numpy()
-            log.add_mask(unknown, source=src(name), lines=ln, column="patient_id",
-                         values=df["patient_id"], rule="patient_id not found in patients")
+            log.add_mask(
+                unknown,
+                source=src(name),
+                lines=ln,
+                column="patient_id",
+                values=df["patient_id"],
+                rule="patient_id not found in patients",
+            )
     if "sites" in tables and len(tables["sites"]) and "patients" in tables:
         p = tables["patients"]
         bad = ~p["site_id"].isin(tables["sites"]["site_id"]).fillna(True).to_numpy(dtype=bool)
         bad &= p["site_id"].notna().to_numpy()
-        log.add_mask(bad, source=src("patients"), lines=_lines_for("patients", p, lines),
-                     column="site_id", values=p["site_id"], rule="site_id not found in sites")
+        log.add_mask(
+            bad,
+            source=src("patients"),
+            lines=_lines_for("patients", p, lines),
+            column="site_id",
+            values=p["site_id"],
+            rule="site_id not found in sites",
+        )
     if "visits" in tables:
-        _check_visits(tables["visits"], src("visits"), _lines_for("visits", tables["visits"], lines), log)
+        _check_visits(
+            tables["visits"], src("visits"), _lines_for("visits", tables["visits"], lines), log
+        )
     _check_time_order(tables, src, lines, log)
     if "treatments" in tables:
         t = tables["treatments"]
-        bad = (t["stop_day"].notna() & (t["stop_day"] < t["start_day"])).fillna(False).to_numpy(dtype=bool)
-        log.add_mask(bad, source=src("treatments"), lines=_lines_for("treatments", t, lines),
-                     column="stop_day", values=t["stop_day"], rule="stop_day is before start_day")
+        bad = (
+            (t["stop_day"].notna() & (t["stop_day"] < t["start_day"]))
+            .fillna(False)
+            .to_numpy(dtype=bool)
+        )
+        log.add_mask(
+            bad,
+            source=src("treatments"),
+            lines=_lines_for("treatments", t, lines),
+            column="stop_day",
+            values=t["stop_day"],
+            rule="stop_day is before start_day",
+        )
 
 
 def _check_visits(v: pd.DataFrame, source: str, ln: np.ndarray, log: ProblemLog) -> None:
     if not len(v):
         return
-    present = v[list(ALSFRS_R_ITEMS) + ["q10_alsfrs"]].notna().to_numpy()
+    present = v[[*list(ALSFRS_R_ITEMS), "q10_alsfrs"]].notna().to_numpy()
     col = {c: i for i, c in enumerate([*ALSFRS_R_ITEMS, "q10_alsfrs"])}
     is_r = (v["instrument"] == "alsfrs_r").fillna(False).to_numpy(dtype=bool)
     is_o = (v["instrument"] == "alsfrs").fillna(False).to_numpy(dtype=bool)
     a, b = present[:, col["q5a"]], present[:, col["q5b"]]
-    log.add_mask(a & b, source=source, lines=ln, column="q5a,q5b", values=None,
-                 rule="both q5a and q5b are filled; exactly one applies (q5b only with gastrostomy)")
+    log.add_mask(
+        a & b,
+        source=source,
+        lines=ln,
+        column="q5a,q5b",
+        values=None,
+        rule="both q5a and q5b are filled; exactly one applies (q5b only with gastrostomy)",
+    )
     shared = [c for c in ALSFRS_ITEMS if c not in ("q5a", "q5b", "q10_alsfrs")]
     r_only = ["q10", "q11", "q12"]
-    any_item = present[:, [col[c] for c in shared + r_only + ["q5a", "q5b", "q10_alsfrs"]]].any(axis=1)
+    any_item = present[:, [col[c] for c in shared + r_only + ["q5a", "q5b", "q10_alsfrs"]]].any(
+        axis=1
+    )
     has_total = v["total_reported"].notna().to_numpy()
-    log.add_mask((any_item | has_total) & ~(is_r | is_o), source=source, lines=ln,
-                 column="instrument", values=None,
-                 rule="instrument is required when ALSFRS items or a total are given (alsfrs_r or alsfrs)")
-    log.add_mask(any_item & ~(a | b), source=source, lines=ln, column="q5a,q5b", values=None,
-                 rule="item 5 is missing: fill q5a (no gastrostomy) or q5b (with gastrostomy)")
+    log.add_mask(
+        (any_item | has_total) & ~(is_r | is_o),
+        source=source,
+        lines=ln,
+        column="instrument",
+        values=None,
+        rule="instrument is required when ALSFRS items or a total are given (alsfrs_r or alsfrs)",
+    )
+    log.add_mask(
+        any_item & ~(a | b),
+        source=source,
+        lines=ln,
+        column="q5a,q5b",
+        values=None,
+        rule="item 5 is missing: fill q5a (no gastrostomy) or q5b (with gastrostomy)",
+    )
     for c in shared:
-        log.add_mask(any_item & ~present[:, col[c]], source=source, lines=ln, column=c, values=None,
-                     rule="item missing: ALSFRS items are recorded all together or not at all")
+        log.add_mask(
+            any_item & ~present[:, col[c]],
+            source=source,
+            lines=ln,
+            column=c,
+            values=None,
+            rule="item missing: ALSFRS items are recorded all together or not at all",
+        )
     for c in r_only:
-        log.add_mask(is_r & any_item & ~present[:, col[c]], source=source, lines=ln, column=c,
-                     values=None, rule="item missing: ALSFRS-R items are recorded all together")
-        log.add_mask(is_o & present[:, col[c]], source=source, lines=ln, column=c, values=v[c],
-                     rule="original ALSFRS (0-40) visit must leave q10..q12 empty; use q10_alsfrs")
-    log.add_mask(is_o & any_item & ~present[:, col["q10_alsfrs"]], source=source, lines=ln,
-                 column="q10_alsfrs", values=None,
-                 rule="item missing: the original ALSFRS needs its respiratory item q10_alsfrs")
+        log.add_mask(
+            is_r & any_item & ~present[:, col[c]],
+            source=source,
+            lines=ln,
+            column=c,
+            values=None,
+            rule="item missing: ALSFRS-R items are recorded all together",
+        )
+        log.add_mask(
+            is_o & present[:, col[c]],
+            source=source,
+            lines=ln,
+            column=c,
+            values=v[c],
+            rule="original ALSFRS (0-40) visit must leave q10..q12 empty; use q10_alsfrs",
+        )
+    log.add_mask(
+        is_o & any_item & ~present[:, col["q10_alsfrs"]],
+        source=source,
+        lines=ln,
+        column="q10_alsfrs",
+        values=None,
+        rule="item missing: the original ALSFRS needs its respiratory item q10_alsfrs",
+    )
     items = v[[c for c in ALSFRS_R_ITEMS]].to_numpy(dtype="float64", na_value=np.nan)
     q5 = np.where(a, items[:, col["q5a"]], items[:, col["q5b"]])
     base = np.nansum(items[:, [col[c] for c in shared]], axis=1) + np.nan_to_num(q5)
-    total = np.where(is_r, base + np.nansum(items[:, [col[c] for c in r_only]], axis=1),
-                     base + v["q10_alsfrs"].to_numpy(dtype="float64", na_value=np.nan))
+    total = np.where(
+        is_r,
+        base + np.nansum(items[:, [col[c] for c in r_only]], axis=1),
+        base + v["q10_alsfrs"].to_numpy(dtype="float64", na_value=np.nan),
+    )
     rep = v["total_reported"].to_numpy(dtype="float64", na_value=np.nan)
     complete = any_item & (a ^ b)
     with np.errstate(invalid="ignore"):
         bad = complete & np.isfinite(rep) & (np.abs(rep - total) > TOTAL_TOLERANCE + 1e-9)
-    log.add_mask(bad, source=source, lines=ln, column="total_reported", values=v["total_reported"],
-                 rule="reported total disagrees with the sum of the items")
+    log.add_mask(
+        bad,
+        source=source,
+        lines=ln,
+        column="total_reported",
+        values=v["total_reported"],
+        rule="reported total disagrees with the sum of the items",
+    )
     with np.errstate(invalid="ignore"):
         over = is_o & np.isfinite(rep) & (rep > 40)
-    log.add_mask(over, source=source, lines=ln, column="total_reported", values=v["total_reported"],
-                 rule="original ALSFRS totals lie between 0 and 40")
+    log.add_mask(
+        over,
+        source=source,
+        lines=ln,
+        column="total_reported",
+        values=v["total_reported"],
+        rule="original ALSFRS totals lie between 0 and 40",
+    )
 
 
 def _check_time_order(
@@ -385,17 +567,37 @@ def _check_time_order(
         if name in tables and len(tables[name]):
             d = tables[name]
             early = (d["day"] < -ONSET_TOLERANCE_DAYS).fillna(False).to_numpy(dtype=bool)
-            log.add_mask(early, source=src(name), lines=_lines_for(name, d, lines), column="day",
-                         values=d["day"],
-                         rule=f"more than {ONSET_TOLERANCE_DAYS} days before symptom onset")
-    if "visits" in tables and "events" in tables and len(tables["events"]) and len(tables["visits"]):
+            log.add_mask(
+                early,
+                source=src(name),
+                lines=_lines_for(name, d, lines),
+                column="day",
+                values=d["day"],
+                rule=f"more than {ONSET_TOLERANCE_DAYS} days before symptom onset",
+            )
+    if (
+        "visits" in tables
+        and "events" in tables
+        and len(tables["events"])
+        and len(tables["visits"])
+    ):
         e, v = tables["events"], tables["visits"]
-        death = e.loc[e["event"] == "death"].drop_duplicates("patient_id").set_index("patient_id")["day"]
+        death = (
+            e.loc[e["event"] == "death"]
+            .drop_duplicates("patient_id")
+            .set_index("patient_id")["day"]
+        )
         dday = v["patient_id"].map(death).to_numpy(dtype="float64", na_value=np.nan)
         with np.errstate(invalid="ignore"):
             after = np.isfinite(dday) & (v["day"].to_numpy(dtype="float64") > dday)
-        log.add_mask(after, source=src("visits"), lines=_lines_for("visits", v, lines), column="day",
-                     values=v["day"], rule="visit after the patient's recorded death")
+        log.add_mask(
+            after,
+            source=src("visits"),
+            lines=_lines_for("visits", v, lines),
+            column="day",
+            values=v["day"],
+            rule="visit after the patient's recorded death",
+        )
 
 
 def validate_tables(
@@ -435,16 +637,27 @@ def validate_tables(
     out: dict[str, pd.DataFrame] = {}
     for name in raw:
         if name not in TABLES:
-            log.add(Problem(sources.get(name, name), None, None, None,
-                            "unknown table; expected one of " + ", ".join(TABLES)))
+            log.add(
+                Problem(
+                    sources.get(name, name),
+                    None,
+                    None,
+                    None,
+                    "unknown table; expected one of " + ", ".join(TABLES),
+                )
+            )
     for name, spec in TABLES.items():
         if name in raw:
             ln = None if lines is None else lines.get(name)
-            out[name] = coerce_table(raw[name], spec, source=sources.get(name, name), lines=ln,
-                                     strict=strict, log=log)
+            out[name] = coerce_table(
+                raw[name], spec, source=sources.get(name, name), lines=ln, strict=strict, log=log
+            )
         elif spec.required:
-            log.add(Problem(sources.get(name, name + ".csv"), None, None, None,
-                            "required table is missing"))
+            log.add(
+                Problem(
+                    sources.get(name, name + ".csv"), None, None, None, "required table is missing"
+                )
+            )
         else:
             out[name] = empty_table(spec)
     if not log:

@@ -27,8 +27,9 @@ def _invoke(*args: str, env: dict[str, str] | None = None) -> object:
     return runner.invoke(app, list(args), env=env)
 
 
-def test_import_export_roundtrip_and_idempotence(cohort_dir: Path, db_url: str,
-                                                 tmp_path: Path) -> None:
+def test_import_export_roundtrip_and_idempotence(
+    cohort_dir: Path, db_url: str, tmp_path: Path
+) -> None:
     r = _invoke("import", "csv", str(cohort_dir), "--keep-ids", "--db", db_url)
     assert r.exit_code == 0, r.output  # type: ignore[attr-defined]
     assert "60 new" in r.output  # type: ignore[attr-defined]
@@ -65,10 +66,12 @@ def test_bad_file_writes_nothing(cohort_dir: Path, db_url: str, tmp_path: Path) 
         assert store.counts() == before
 
 
-def test_pseudonymised_import_needs_a_secret(cohort_dir: Path, sqlite_url: str,
-                                             tmp_path: Path) -> None:
-    r = _invoke("import", "csv", str(cohort_dir), "--db", sqlite_url,
-                env={"ALSNET_SITE_SECRET": ""})
+def test_pseudonymised_import_needs_a_secret(
+    cohort_dir: Path, sqlite_url: str, tmp_path: Path
+) -> None:
+    r = _invoke(
+        "import", "csv", str(cohort_dir), "--db", sqlite_url, env={"ALSNET_SITE_SECRET": ""}
+    )
     assert r.exit_code == 2 and "--keep-ids" in r.output  # type: ignore[attr-defined]
     key = tmp_path / "site.key"
     key.write_text("a-long-enough-site-secret-0123456789")

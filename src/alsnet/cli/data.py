@@ -13,20 +13,29 @@ from alsnet.exceptions import AlsnetError
 
 __all__ = ["register"]
 
-import_app = typer.Typer(help="Import data into the registry (validated, one transaction).",
-                         no_args_is_help=True)
-export_app = typer.Typer(help="Export the registry to the canonical layout or OMOP CDM 5.4.",
-                         no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import data into the registry (validated, one transaction).", no_args_is_help=True
+)
+export_app = typer.Typer(
+    help="Export the registry to the canonical layout or OMOP CDM 5.4.", no_args_is_help=True
+)
 
-StrictOpt = Annotated[bool, typer.Option("--strict", help="Refuse unknown columns and ambiguous rows.")]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Refuse unknown columns and ambiguous rows.")
+]
 KeepIdsOpt = Annotated[
     bool,
-    typer.Option("--keep-ids", help="Keep source ids (only for sources that are already pseudonymised)."),
+    typer.Option(
+        "--keep-ids", help="Keep source ids (only for sources that are already pseudonymised)."
+    ),
 ]
 SecretOpt = Annotated[
     Path | None,
-    typer.Option("--secret-file", help="Per-site pseudonymisation key (default: $ALSNET_SITE_SECRET). "
-                 "Never stored in the database."),
+    typer.Option(
+        "--secret-file",
+        help="Per-site pseudonymisation key (default: $ALSNET_SITE_SECRET). "
+        "Never stored in the database.",
+    ),
 ]
 ReplaceOpt = Annotated[
     bool,
@@ -55,11 +64,14 @@ def _save(cohort: Cohort, db: str | None, source: str, replace: bool) -> None:
     with Store.open(url) as store:
         rep = store.save(cohort, source=source, on_conflict="replace" if replace else "error")
     if rep.inserted == 0 and rep.replaced == 0:
-        console.print(f"nothing changed: all {rep.unchanged} patients are already stored with "
-                      "identical data")
+        console.print(
+            f"nothing changed: all {rep.unchanged} patients are already stored with identical data"
+        )
     else:
-        console.print(f"imported into {_redact(url)}: {rep.inserted} new, {rep.replaced} replaced, "
-                      f"{rep.unchanged} unchanged patients")
+        console.print(
+            f"imported into {_redact(url)}: {rep.inserted} new, {rep.replaced} replaced, "
+            f"{rep.unchanged} unchanged patients"
+        )
 
 
 def _redact(url: str) -> str:
@@ -78,7 +90,7 @@ def import_csv(
     secret_file: SecretOpt = None,
     replace: ReplaceOpt = False,
 ) -> None:
-    """Import a directory in the canonical CSV layout (patients.csv, visits.csv, events.csv, ...)."""
+    """Import a directory in the canonical CSV layout (patients, visits, events, ...)."""
     from alsnet.io.canonical import read_csv
 
     cohort = read_csv(path, strict=strict, keep_ids=keep_ids, secret=_secret(keep_ids, secret_file))
@@ -98,16 +110,22 @@ def import_parquet(
     """Import a directory in the canonical Parquet layout."""
     from alsnet.io.canonical import read_parquet
 
-    cohort = read_parquet(path, strict=strict, keep_ids=keep_ids,
-                          secret=_secret(keep_ids, secret_file))
+    cohort = read_parquet(
+        path, strict=strict, keep_ids=keep_ids, secret=_secret(keep_ids, secret_file)
+    )
     _save(cohort, db, f"parquet:{path.name}", replace)
 
 
 @import_app.command("proact")
 @handle_errors
 def import_proact(
-    path: Annotated[Path, typer.Argument(help="PRO-ACT directory or file (DREAM long format, "
-                                         "PROACT_<TABLE>.csv or F_PROACT_<TABLE>.csv).")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="PRO-ACT directory or file (DREAM long format, "
+            "PROACT_<TABLE>.csv or F_PROACT_<TABLE>.csv)."
+        ),
+    ],
     db: DbOption = None,
     strict: StrictOpt = False,
     keep_ids: KeepIdsOpt = False,
@@ -118,8 +136,9 @@ def import_proact(
     from alsnet.io.proact import ImportReport, read_proact
 
     report = ImportReport()
-    cohort = read_proact(path, strict=strict, keep_ids=keep_ids,
-                         secret=_secret(keep_ids, secret_file), report=report)
+    cohort = read_proact(
+        path, strict=strict, keep_ids=keep_ids, secret=_secret(keep_ids, secret_file), report=report
+    )
     err_console.print(str(report), highlight=False)
     _save(cohort, db, f"proact:{path.name}", replace)
 
@@ -133,8 +152,9 @@ def _load(db: str | None) -> Cohort:
 
 @export_app.command("csv")
 @handle_errors
-def export_csv(out: Annotated[Path, typer.Argument(help="Output directory.")],
-               db: DbOption = None) -> None:
+def export_csv(
+    out: Annotated[Path, typer.Argument(help="Output directory.")], db: DbOption = None
+) -> None:
     """Export the registry in the canonical CSV layout."""
     from alsnet.io.canonical import write_csv
 
@@ -144,8 +164,9 @@ def export_csv(out: Annotated[Path, typer.Argument(help="Output directory.")],
 
 @export_app.command("parquet")
 @handle_errors
-def export_parquet(out: Annotated[Path, typer.Argument(help="Output directory.")],
-                   db: DbOption = None) -> None:
+def export_parquet(
+    out: Annotated[Path, typer.Argument(help="Output directory.")], db: DbOption = None
+) -> None:
     """Export the registry in the canonical Parquet layout."""
     from alsnet.io.canonical import write_parquet
 
@@ -155,8 +176,9 @@ def export_parquet(out: Annotated[Path, typer.Argument(help="Output directory.")
 
 @export_app.command("omop")
 @handle_errors
-def export_omop(out: Annotated[Path, typer.Argument(help="Output directory.")],
-                db: DbOption = None) -> None:
+def export_omop(
+    out: Annotated[Path, typer.Argument(help="Output directory.")], db: DbOption = None
+) -> None:
     """Export demographics, ALSFRS-R (LOINC 82954-9 / 82953-1) and deaths as OMOP CDM 5.4 CSV."""
     from alsnet.io.omop import write_omop
 
