@@ -17,7 +17,17 @@ app = typer.Typer(
 )
 
 #: Modules under alsnet.cli that each define ``register(app)``.
-_COMMAND_MODULES = ("clinical", "synth", "data", "db", "demo")
+_COMMAND_MODULES = (
+    "clinical",
+    "synth",
+    "data",
+    "db",
+    "demo",
+    "twin",
+    "trial",
+    "omics",
+    "federated",
+)
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"alsnet.cli.{_name}").register(app)
