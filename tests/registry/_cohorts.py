@@ -86,7 +86,7 @@ def make_cohort(
     no_frs = rng.random(m) < 0.05
     items[:, no_frs] = np.nan
     visits = pd.DataFrame({"patient_id": pid[owner], "day": day})
-    visits["instrument"] = np.where(no_frs, None, "alsfrs_r")
+    visits["instrument"] = pd.Series("alsfrs_r", index=visits.index, dtype=object).mask(no_frs)
     gastro = rng.random(m) < 0.1
     for i, c in enumerate(_R_ITEMS):
         visits[c] = items[i]
@@ -142,7 +142,7 @@ def make_cohort(
             "patient_id": pid[treated],
             "treatment": "riluzole",
             "start_day": dx[treated],
-            "stop_day": pd.array(np.where(stop < 0, None, stop), dtype="Int64"),
+            "stop_day": pd.Series(stop, dtype="Int64").mask(stop < 0),
         }
     )
     sampled = rng.random(n) < 0.5

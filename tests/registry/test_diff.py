@@ -22,7 +22,7 @@ def _frame(rows: list[tuple[str, int, float | None]]) -> pd.DataFrame:
     return df.astype({"pid": "string", "day": "int64", "x": "float64"})
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(_ROWS, _ROWS)
 def test_matches_brute_force(a: list, b: list) -> None:
     expected = {

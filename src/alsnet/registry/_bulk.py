@@ -9,6 +9,7 @@ canonical dtypes of :data:`alsnet.validation.DTYPES`.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -169,6 +170,11 @@ def _typed(values: Sequence[Any], col: ColumnSpec) -> pd.Series:
     return pd.Series(pd.array(np.array(values, dtype="float64"), dtype="Float64").astype("Int64"))
 
 
+@functools.cache
+def _canonical_dtypes(name: str) -> pd.Series:
+    return empty_table(TABLES[name]).dtypes
+
+
 def canonical_frame(df: pd.DataFrame, name: str) -> pd.DataFrame:
     """``df`` with the canonical column order and dtypes of table ``name``.
 
@@ -177,7 +183,7 @@ def canonical_frame(df: pd.DataFrame, name: str) -> pd.DataFrame:
     :func:`alsnet.validation.coerce_table`.
     """
     spec = TABLES[name]
-    want = empty_table(spec).dtypes
+    want = _canonical_dtypes(name)
     if list(df.columns) == list(spec.names) and all(df[c].dtype == want[c] for c in spec.names):
         return df.reset_index(drop=True)
     return coerce_table(df.reset_index(drop=True), spec, source=name)
