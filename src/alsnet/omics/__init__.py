@@ -1,0 +1,21 @@
+"""Molecular stratification over AnnData: simulator, ``pp`` (normalisation, batch correction)
+and ``tl`` (consensus clustering with a batch QC gate).
+
+AnnData is an optional dependency (``pip install 'alsnet[omics]'``); it is imported lazily.
+"""
+
+from __future__ import annotations
+
+from alsnet.omics.simulate import (
+    OmicsSimParams,
+    SimulatedOmics,
+    simulate_arrays,
+    simulate_transcriptome,
+)
+
+__all__ = [
+    "OmicsSimParams",
+    "SimulatedOmics",
+    "simulate_arrays",
+    "simulate_transcriptome",
+]
