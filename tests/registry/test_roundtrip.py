@@ -11,6 +11,7 @@ from alsnet.cohort import Cohort
 from alsnet.registry import Store
 from alsnet.registry.models import Base
 from alsnet.schema import TABLES
+from alsnet.synth import synthesize
 
 from ._cohorts import cohorts, make_cohort
 
@@ -89,10 +90,7 @@ def test_empty_cohort_roundtrip(store: Store) -> None:
 
 
 def test_synthetic_cohort_roundtrip(store: Store) -> None:
-    synth = pytest.importorskip("alsnet.synth")
-    if not hasattr(synth, "synthesize"):
-        pytest.skip("alsnet.synth.synthesize not available yet")
-    c = synth.synthesize(300, seed=1)
+    c = synthesize(300, seed=1)
     store.save(c)
     assert_same_tables(store.load(), c)
     assert store.save(c).unchanged == len(c.patients)
