@@ -1,9 +1,82 @@
-"""CLI commands: `alsnet trial ...`."""
+"""CLI commands: ``alsnet trial ...`` (platform trials)."""
 
 from __future__ import annotations
 
+import json
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from alsnet.cli._common import console, handle_errors
+from alsnet.trials._errors import TrialDesignError
+
+__all__ = ["register"]
+
+trial_app = typer.Typer(
+    name="trial",
+    help="Platform trials: group-sequential boundaries, randomisation, analyses.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _parse_timing(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise TrialDesignError(
+            f"timing: {text!r} must be comma-separated numbers, e.g. 0.25,0.5,0.75,1"
+        ) from None
+
+
+def bounds(
+    looks: Annotated[int, typer.Option("--looks", "-k", min=1, help="Number of analyses K.")],
+    alpha: Annotated[float, typer.Option("--alpha", help="One-sided type I error.")] = 0.025,
+    spending: Annotated[
+        str,
+        typer.Option(
+            "--spending", help="obf | pocock | ld-obf | ld-pocock | hsd:GAMMA (e.g. hsd:-4)."
+        ),
+    ] = "ld-obf",
+    timing: Annotated[
+        str | None,
+        typer.Option(
+            "--timing",
+            help="Information fractions, comma-separated (K values, or K-1 with the final 1 "
+            "implied). Default: equally spaced.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help='Print {"z": [...], "alpha_spent": [...]}.')
+    ] = False,
+) -> None:
+    """One-sided group-sequential efficacy boundaries (alpha_spent is per look)."""
+    from alsnet.trials.boundaries import gs_bounds
+
+    b = gs_bounds(looks, alpha=alpha, spending=spending, timing=_parse_timing(timing))
+    if as_json:
+        typer.echo(json.dumps({"z": list(b.z), "alpha_spent": list(b.alpha_spent)}))
+        return
+    table = Table(title=f"{b.spending} boundaries, one-sided alpha {b.alpha:g}")
+    for col in ("look", "timing", "z", "nominal p", "alpha spent", "cumulative alpha"):
+        table.add_column(col, justify="right")
+    for k in range(b.looks):
+        table.add_row(
+            str(k + 1),
+            f"{b.timing[k]:.4f}",
+            f"{b.z[k]:.4f}",
+            f"{b.nominal_p[k]:.6f}",
+            f"{b.alpha_spent[k]:.6f}",
+            f"{b.cumulative_alpha[k]:.6f}",
+        )
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app`` (none yet)."""
+    """Add ``alsnet trial`` and its sub-commands to ``app``."""
+    trial_app.command("bounds")(handle_errors(bounds))
+    app.add_typer(trial_app, name="trial")
