@@ -83,7 +83,7 @@ def test_round_trip_property(tables: dict[str, pd.DataFrame]) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cohort_tables())
 def test_round_trip_property_many(tables: dict[str, pd.DataFrame]) -> None:
     _round_trip(tables)

@@ -26,7 +26,7 @@ from alsnet.io._dates import convert_dates
 from alsnet.io._layout import layout_markdown
 from alsnet.io.pseudonym import load_secret, pseudonymise
 from alsnet.schema import TABLES
-from alsnet.validation import ProblemLog, validate_tables
+from alsnet.validation import ProblemLog
 
 __all__ = [
     "REQUIRED_FILES",
@@ -98,32 +98,6 @@ def _pseudonymise_tables(
     return out
 
 
-def _exact_floats(
-    raw: Mapping[str, pd.DataFrame], tables: dict[str, pd.DataFrame]
-) -> dict[str, pd.DataFrame]:
-    """Re-parse validated float columns from their text with Python's ``float``.
-
-    ``pd.to_numeric`` on text can be one unit in the last place off the
-    correctly rounded value, which would break the lossless CSV round trip.
-    Validation runs on the original text (so messages quote the file's cells);
-    afterwards every valid float cell is replaced by its exact parse.
-    """
-    out = dict(tables)
-    for name, df in raw.items():
-        spec = TABLES[name]
-        fixed = tables[name].copy()
-        for col in spec.columns:
-            if col.kind != "float" or col.name not in df.columns:
-                continue
-            valid = fixed[col.name].notna().to_numpy()
-            text = df[col.name].astype(str).str.strip().to_numpy(dtype=object)[valid]
-            values = fixed[col.name].to_numpy(dtype=np.float64, copy=True)
-            values[valid] = text.astype(np.float64)
-            fixed[col.name] = values
-        out[name] = fixed
-    return out
-
-
 def _build(
     raw: dict[str, pd.DataFrame],
     *,
@@ -132,14 +106,10 @@ def _build(
     strict: bool,
     keep_ids: bool,
     secret: bytes | None,
-    text: bool,
 ) -> Cohort:
     if not keep_ids:
         raw = _pseudonymise_tables(raw, secret)
-    tables = validate_tables(raw, strict=strict, sources=sources, lines=lines)
-    if text:
-        tables = _exact_floats(raw, tables)
-    return Cohort(tables)
+    return Cohort.from_tables(raw, strict=strict, sources=sources, lines=lines)
 
 
 def read_csv(
@@ -210,7 +180,6 @@ def read_csv(
         strict=strict,
         keep_ids=keep_ids,
         secret=secret,
-        text=True,
     )
 
 
@@ -240,7 +209,6 @@ def read_parquet(
         strict=strict,
         keep_ids=keep_ids,
         secret=secret,
-        text=False,
     )
 
 

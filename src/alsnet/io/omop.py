@@ -194,8 +194,10 @@ def _concept(concepts: pd.DataFrame, key: str) -> int:
 
 
 def _dates(origin: pd.Timestamp, days: pd.Series | np.ndarray) -> np.ndarray:
-    d = pd.to_timedelta(np.asarray(days, dtype="float64"), unit="D")
-    return np.asarray((origin + d).strftime("%Y-%m-%d"), dtype=object)
+    """ISO dates ``origin + days`` (days are whole numbers; formatted once per distinct day)."""
+    uniq, inverse = np.unique(np.asarray(days, dtype="float64"), return_inverse=True)
+    text = (origin + pd.to_timedelta(uniq, unit="D")).strftime("%Y-%m-%d")
+    return np.asarray(text, dtype=object)[inverse.reshape(-1)]
 
 
 def _person_index(cohort: Cohort) -> pd.DataFrame:
@@ -287,12 +289,13 @@ def _write(df: pd.DataFrame, path: Path) -> Path:
 def _table(table: str, n: int, **cols: object) -> pd.DataFrame:
     """An OMOP table with ``n`` rows, DDL column order; unspecified columns empty."""
     data: dict[str, object] = {}
+    empty = np.full(n, "", dtype=object)
     for c in OMOP_COLUMNS[table]:
         v = cols.get(c)
         if v is None:
-            data[c] = pd.array([pd.NA] * n, dtype="Int64") if c.endswith("_id") else [""] * n
+            data[c] = empty
         elif isinstance(v, int | float | str):
-            data[c] = [v] * n
+            data[c] = np.full(n, v)
         else:
             data[c] = np.asarray(v)
     return pd.DataFrame(data, index=range(n), columns=list(OMOP_COLUMNS[table]))
