@@ -6,6 +6,7 @@ AnnData is an optional dependency (``pip install 'alsnet[omics]'``); it is impor
 
 from __future__ import annotations
 
+from alsnet.omics import pp
 from alsnet.omics.simulate import (
     OmicsSimParams,
     SimulatedOmics,
@@ -16,6 +17,7 @@ from alsnet.omics.simulate import (
 __all__ = [
     "OmicsSimParams",
     "SimulatedOmics",
+    "pp",
     "simulate_arrays",
     "simulate_transcriptome",
 ]
