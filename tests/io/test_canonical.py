@@ -249,7 +249,7 @@ def test_line_numbers_count_physical_lines_after_multiline_field(site: Path) -> 
 
 @settings(max_examples=8, deadline=None)
 @given(row=st.integers(0, 88), bad=st.sampled_from(["7", "-1", "x", "2.25"]))
-def test_any_bad_item_cell_is_located(row: int, bad: str) -> None:
+def test_any_bad_numeric_cell_is_located(row: int, bad: str) -> None:
     """Property: corrupting one cell yields exactly that file/line/column/value."""
     c = realistic()
     with tempfile.TemporaryDirectory() as d:
@@ -446,3 +446,12 @@ def test_layout_lists_every_column() -> None:
             assert f"| `{col.name}` | {col.kind} |" in text
     assert "| `q1` | float | points | no | 0–4; step 0.5 |" in text
     assert np.all([f"`{v}`" in text for v in TABLES["events"].column("event").vocab])
+
+
+def test_synthetic_cohort_round_trips(tmp_path: Path) -> None:
+    synth = pytest.importorskip("alsnet.synth")
+    c = synth.synthesize(200, seed=3)
+    write_csv(c, tmp_path / "csv")
+    assert_same(c, read_csv(tmp_path / "csv"))
+    write_parquet(c, tmp_path / "pq")
+    assert_same(c, read_parquet(tmp_path / "pq"))

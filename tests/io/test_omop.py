@@ -275,3 +275,17 @@ def test_cohort_without_scores_or_deaths(tmp_path: Path) -> None:
         assert len(df) == 0 and list(df.columns) == list(OMOP_COLUMNS[table])
     op = read(tmp_path, "observation_period")
     assert op["observation_period_start_date"].tolist() == ["2000-09-27", "2001-02-04"]
+
+
+def test_synthetic_cohort_exports(tmp_path: Path) -> None:
+    synth = pytest.importorskip("alsnet.synth")
+    c = synth.synthesize(200, seed=3)
+    write_omop(c, tmp_path)
+    person = read(tmp_path, "person")
+    assert len(person) == int(c.patients["age_onset"].notna().sum())
+    obs = read(tmp_path, "observation")
+    keep = set(person["person_source_value"])
+    r = c.visits[(c.visits["instrument"] == "alsfrs_r") & c.visits["patient_id"].isin(keep)]
+    items = [f"q{i}" for i in range(1, 13) if i != 5] + ["q5a", "q5b"]
+    has = r[items].notna().any(axis=1) | r["total_reported"].notna()
+    assert (obs["observation_concept_id"] == "42529084").sum() == int(has.sum())

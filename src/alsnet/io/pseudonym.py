@@ -90,7 +90,7 @@ def pseudonymise(ids: pd.Series, *, secret: bytes, namespace: str = "") -> pd.Se
     --------
     >>> import pandas as pd
     >>> s = pseudonymise(pd.Series(["A1", "A1", None]), secret=b"k" * 16, namespace="x")
-    >>> s[0] == s[1], len(s[0]), s.isna()[2]
+    >>> bool(s[0] == s[1]), len(s[0]), bool(s.isna()[2])
     (True, 21, True)
     """
     _check_secret(secret)
