@@ -1,9 +1,127 @@
-"""CLI commands: `alsnet federated ...`."""
+"""CLI commands: ``alsnet federated run | policy check | audit``."""
 
 from __future__ import annotations
 
+import json
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+import yaml
+
+from alsnet.cli._common import console, handle_errors
+
+__all__ = ["register"]
+
+fed = typer.Typer(help="Federated analyses over sites that keep their data.", no_args_is_help=True)
+policy_app = typer.Typer(help="Site disclosure policies.", no_args_is_help=True)
+
+
+def _load_sites(sites_yaml: Path | None, site_dirs: list[Path], audit: bool) -> list[Any]:
+    """Sites from SITES.yaml (entries: dir, policy) or from --site directories."""
+    from alsnet.federated import Policy, Site
+    from alsnet.federated.audit import AUDIT_FILE
+    from alsnet.federated.errors import PolicyError
+    from alsnet.io.canonical import read_csv
+
+    entries: list[tuple[Path, Policy | None]] = []
+    if sites_yaml is not None:
+        spec = yaml.safe_load(sites_yaml.read_text(encoding="utf-8")) or {}
+        base = sites_yaml.parent
+        for i, item in enumerate(spec.get("sites", [])):
+            if not isinstance(item, dict) or "dir" not in item:
+                raise PolicyError([])  # pragma: no cover - reported below
+            pol = item.get("policy")
+            policy = Policy.from_yaml(base / pol) if isinstance(pol, str) else None
+            if isinstance(pol, dict):
+                policy = Policy.from_mapping(pol, source=f"{sites_yaml.name} site {i + 1}")
+            entries.append((base / item["dir"], policy))
+    entries += [(d, None) for d in site_dirs]
+    if not entries:
+        raise typer.BadParameter("give --sites SITES.yaml or at least one --site DIR")
+    out = []
+    for d, policy in entries:
+        cohort = read_csv(d, keep_ids=True)
+        ids = cohort.patients["site_id"].astype(str).unique()
+        site_id = str(ids[0]) if len(ids) == 1 else d.name
+        policy = policy or Policy.default(site_id)
+        out.append(
+            Site(
+                cohort, policy, key=secrets.token_bytes(32), audit=d / AUDIT_FILE if audit else None
+            )
+        )
+    return out
+
+
+def run(
+    analysis: Annotated[str, typer.Argument(help="summary, km or cox.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Result JSON file.")],
+    sites: Annotated[
+        Path | None, typer.Option("--sites", help="SITES.yaml: sites: [{dir, policy}].")
+    ] = None,
+    site: Annotated[
+        list[Path] | None,
+        typer.Option("--site", help="A site's canonical CSV directory (default policy)."),
+    ] = None,
+    covariates: Annotated[
+        str, typer.Option("--covariates", help="cox: comma-separated covariates.")
+    ] = "age_onset,sex_male,bulbar_onset,diagnosis_delay_months",
+    by: Annotated[str, typer.Option("--by", help="summary: up to two variables.")] = "",
+    grid_days: Annotated[int, typer.Option("--grid-days", help="km: time grid (days).")] = 30,
+    requester: Annotated[str, typer.Option("--requester", help="Your identity.")] = "cli@local",
+    audit: Annotated[bool, typer.Option(help="Append to each site's audit log.")] = True,
+) -> None:
+    """Run ANALYSIS over the sites and write the pooled, disclosure-checked result."""
+    from alsnet.federated import Coordinator
+
+    site_objs = _load_sites(sites, list(site or []), audit)
+    keys = {s.site_id: s._key for s in site_objs}
+    co = Coordinator(site_objs, keys, requester=requester)
+    result: Any
+    if analysis == "cox":
+        result = co.cox([c.strip() for c in covariates.split(",") if c.strip()])
+    elif analysis == "km":
+        result = co.km(grid_days=grid_days)
+    elif analysis == "summary":
+        result = co.summary(by=[b.strip() for b in by.split(",") if b.strip()])
+    else:
+        raise typer.BadParameter(f"unknown analysis {analysis!r}; use summary, km or cox")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
+    console.print(f"{result!r} -> {out}", highlight=False)
+
+
+def policy_check(file: Annotated[Path, typer.Argument(help="Policy YAML file.")]) -> None:
+    """Validate a site policy file; list every problem with field and reason."""
+    from alsnet.federated import Policy
+
+    pol = Policy.from_yaml(file)
+    console.print(f"{file}: valid policy for site {pol.site_id} ({pol.jurisdiction})")
+
+
+def audit_show(site_dir: Annotated[Path, typer.Argument(help="Site directory.")]) -> None:
+    """Show a site's audit log and check its hash chain."""
+    from alsnet.federated import AuditLog
+    from alsnet.federated.audit import AUDIT_FILE
+    from alsnet.federated.errors import FederatedError
+
+    log = AuditLog(site_dir / AUDIT_FILE if site_dir.is_dir() else site_dir)
+    for r in log.records():
+        console.print(
+            f"{r.time_utc} {r.requester} {r.analysis} {r.decision} {r.output_sha256[:12]}",
+            highlight=False,
+        )
+    broken = log.verify()
+    if broken:
+        raise FederatedError(f"audit log tampered: chain broken at line(s) {broken}")
+    console.print(f"{len(log.records())} record(s); hash chain intact")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app`` (none yet)."""
+    """Add ``alsnet federated`` to ``app``."""
+    fed.command("run")(handle_errors(run))
+    fed.command("audit")(handle_errors(audit_show))
+    policy_app.command("check")(handle_errors(policy_check))
+    fed.add_typer(policy_app, name="policy")
+    app.add_typer(fed, name="federated")

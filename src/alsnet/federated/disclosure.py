@@ -138,14 +138,15 @@ def km_blocks(
 ) -> list[tuple[int, int]]:
     """Dyadic blocks of grid intervals on which Kaplan-Meier counts may be released.
 
-    The follow-up tail from the latest grid index whose remainder holds 0 or at least
-    ``min_cell`` events and censorings is one block. Before it, the grid indices
-    ``0 .. 2**L - 1`` form a binary tree of blocks: starting from the root, a block is split
-    into its two halves when both halves hold 0 or at least ``min_cell`` events and 0 or at
-    least ``min_cell`` censorings. Every released count, and every difference of released
-    numbers at risk, is then 0 or at least ``min_cell``. Because dyadic blocks of
-    different sites are either nested or disjoint, the coordinator can merge all sites
-    onto the coarsest common blocks and still compute an exact pooled estimate.
+    The follow-up tail, from a grid index whose remainder holds 0 or at least
+    ``min_cell`` events and censorings, is one block (the start giving the most blocks is
+    chosen). Before it, the grid indices ``0 .. 2**L - 1`` form a binary tree: starting
+    from the root, a block is split into its two halves when both hold 0 or at least
+    ``min_cell`` events and 0 or at least ``min_cell`` censorings. Every released count,
+    and every difference of released numbers at risk, is then 0 or at least ``min_cell``.
+    Because dyadic blocks of different sites are nested or disjoint, the coordinator can
+    merge all sites onto the coarsest common blocks and still compute an exact pooled
+    estimate.
 
     Parameters
     ----------
@@ -174,6 +175,8 @@ def km_blocks(
         raise PrivacyThresholdError(
             f"Kaplan-Meier: fewer than {min_cell} events or censorings in all of follow-up"
         )
+    if not (d + c).any():
+        return []
     # tail: a start whose remainder passes is released as one block; the dyadic tree covers
     # the body before it. Try every passing start and keep the finest partition.
     rd, rc = np.cumsum(d[::-1])[::-1], np.cumsum(c[::-1])[::-1]
