@@ -455,3 +455,12 @@ def test_synthetic_cohort_round_trips(tmp_path: Path) -> None:
     assert_same(c, read_csv(tmp_path / "csv"))
     write_parquet(c, tmp_path / "pq")
     assert_same(c, read_parquet(tmp_path / "pq"))
+
+
+def test_unbalanced_quote_is_reported_at_its_line(site: Path) -> None:
+    (site / "events.csv").write_text('patient_id,event,day\nB2,death,700\nA1,"niv,5\nB2,pav,9\n')
+    with pytest.raises(DataValidationError) as exc:
+        read_csv(site)
+    p = one(exc)
+    assert (p.source, p.row, p.column) == ("events.csv", 3, "day")
+    assert "unbalanced double quote" in p.rule

@@ -141,13 +141,16 @@ def read_raw_csv(path: Path, *, log: ProblemLog, allow_header_only: bool) -> Raw
         k = int(lengths[i])
         column = header[k] if k < n else None
         what = "truncated row" if k < n else "row has extra fields (unquoted comma?)"
+        hint = ""
+        if any("\n" in cell or "\r" in cell for cell in body[i]):
+            hint = "; a quoted field spans several lines: check for an unbalanced double quote"
         log.add(
             Problem(
                 source,
                 int(lines[i]),
                 column,
                 None,
-                f"{what}: {k} field(s) but the header has {n}",
+                f"{what}: {k} field(s) but the header has {n}{hint}",
             )
         )
     if ragged.size:
