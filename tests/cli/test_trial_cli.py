@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -50,3 +51,43 @@ def test_bounds_bad_input(args: list[str], msg: str) -> None:
     res = runner.invoke(app, ["trial", "bounds", "--looks", "3", *args])
     assert res.exit_code == 2
     assert msg in res.stderr
+
+
+def test_randomise_and_verify_log(tmp_path: Path) -> None:
+    design = tmp_path / "design.json"
+    design.write_text(
+        json.dumps({"arms": ["active", "placebo"], "ratio": [3, 1], "strata": ["riluzole"]})
+    )
+    log = tmp_path / "alloc.jsonl"
+    arms = []
+    for i in range(6):
+        args = ["trial", "randomise", "--log", str(log), "--patient", f"P{i}"]
+        args += ["--stratum", "riluzole=yes"]
+        if i == 0:
+            args += ["--design", str(design)]
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        arms.append(json.loads(res.stdout)["arm"])
+    assert set(arms) <= {"active", "placebo"}
+    res = runner.invoke(app, ["trial", "verify-log", str(log)])
+    assert res.exit_code == 0 and "6 allocations" in res.stdout
+    # duplicate patient refused; tampered log refused and reported
+    res = runner.invoke(
+        app,
+        ["trial", "randomise", "--log", str(log), "--patient", "P1", "--stratum", "riluzole=yes"],
+    )
+    assert res.exit_code == 2 and "already randomised" in res.stderr
+    lines = log.read_text().splitlines(keepends=True)
+    del lines[2]
+    log.write_text("".join(lines))
+    res = runner.invoke(app, ["trial", "verify-log", str(log)])
+    assert res.exit_code == 2 and "line 3" in res.stderr
+    res = runner.invoke(
+        app,
+        ["trial", "randomise", "--log", str(log), "--patient", "P9", "--stratum", "riluzole=no"],
+    )
+    assert res.exit_code == 2
+    res = runner.invoke(
+        app, ["trial", "randomise", "--log", str(log), "--patient", "P9", "--stratum", "riluzole"]
+    )
+    assert res.exit_code == 2 and "factor=level" in res.stderr

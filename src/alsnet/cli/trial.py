@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -76,7 +77,65 @@ def bounds(
     console.print(table)
 
 
+def _parse_stratum(text: str | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise TrialDesignError(f"stratum: {part!r} must look like factor=level")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def randomise_cmd(
+    log: Annotated[Path, typer.Option("--log", help="Allocation log (JSON lines).")],
+    patient: Annotated[str, typer.Option("--patient", help="Pseudonymous patient id.")],
+    stratum: Annotated[
+        str | None,
+        typer.Option("--stratum", help="Stratum levels, e.g. riluzole=yes,site=A."),
+    ] = None,
+    design: Annotated[
+        Path | None,
+        typer.Option("--design", help="Design file (JSON/YAML); needed to start a new log."),
+    ] = None,
+) -> None:
+    """Randomise the next patient and append the allocation to a tamper-evident log."""
+    from alsnet.trials.randomise import AllocationDesign, randomise
+
+    d = AllocationDesign.from_file(design) if design is not None else None
+    entry = randomise(log, patient, _parse_stratum(stratum), design=d)
+    typer.echo(
+        json.dumps(
+            {
+                "patient": entry["patient"],
+                "arm": entry["arm"],
+                "seq": entry["seq"],
+                "sha256": entry["sha256"],
+            }
+        )
+    )
+
+
+def verify_log_cmd(
+    log: Annotated[Path, typer.Argument(help="Allocation log (JSON lines).")],
+    expected_head: Annotated[
+        str | None,
+        typer.Option("--expected-head", help="SHA-256 of the last entry recorded elsewhere."),
+    ] = None,
+) -> None:
+    """Verify an allocation log (hash chain and every allocation); exit 2 if broken."""
+    from alsnet.trials.randomise import verify_log
+
+    st = verify_log(log, expected_head=expected_head)
+    counts = ", ".join(f"{a}: {n}" for a, n in st.counts.items())
+    console.print(f"OK: {st.n_allocations} allocations ({counts}); head {st.head}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``alsnet trial`` and its sub-commands to ``app``."""
     trial_app.command("bounds")(handle_errors(bounds))
+    trial_app.command("randomise")(handle_errors(randomise_cmd))
+    trial_app.command("verify-log")(handle_errors(verify_log_cmd))
     app.add_typer(trial_app, name="trial")
