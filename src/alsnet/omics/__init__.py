@@ -6,7 +6,7 @@ AnnData is an optional dependency (``pip install 'alsnet[omics]'``); it is impor
 
 from __future__ import annotations
 
-from alsnet.omics import pp
+from alsnet.omics import pp, tl
 from alsnet.omics.simulate import (
     OmicsSimParams,
     SimulatedOmics,
@@ -20,4 +20,5 @@ __all__ = [
     "pp",
     "simulate_arrays",
     "simulate_transcriptome",
+    "tl",
 ]
