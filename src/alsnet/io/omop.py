@@ -289,7 +289,7 @@ def _write(df: pd.DataFrame, path: Path) -> Path:
 def _table(table: str, n: int, **cols: object) -> pd.DataFrame:
     """An OMOP table with ``n`` rows, DDL column order; unspecified columns empty."""
     data: dict[str, object] = {}
-    empty = np.full(n, "", dtype=object)
+    empty = np.full(n, None, dtype=object)
     for c in OMOP_COLUMNS[table]:
         v = cols.get(c)
         if v is None:
@@ -345,9 +345,9 @@ def write_omop(
         year_of_birth=np.asarray(birth.year, dtype=np.int64),
         race_concept_id=0,
         ethnicity_concept_id=0,
-        person_source_value=p["patient_id"].astype(object),
-        gender_source_value=p["sex"].astype(object).fillna(""),
-        race_source_value=p["ancestry"].astype(object).fillna(""),
+        person_source_value=p["patient_id"].to_numpy(dtype=object),
+        gender_source_value=p["sex"].astype(object),
+        race_source_value=p["ancestry"].astype(object),
     )
     dx_day = p["diagnosis_day"].astype("float64").fillna(0.0).to_numpy()
     tables["condition_occurrence"] = _table(
