@@ -157,12 +157,20 @@ def test_zero_byte_file(site: Path) -> None:
 
 
 def test_header_only_required_file_is_refused(site: Path) -> None:
-    (site / "visits.csv").write_text(",".join(TABLES["visits"].names) + "\n")
+    (site / "patients.csv").write_text(",".join(TABLES["patients"].names) + "\n")
     with pytest.raises(DataValidationError) as exc:
         read_csv(site)
     p = one(exc)
-    assert (p.source, p.row) == ("visits.csv", 1)
+    assert (p.source, p.row) == ("patients.csv", 1)
     assert "header but no data rows" in p.rule
+
+
+def test_patients_without_visits_round_trip(site: Path, tmp_path: Path) -> None:
+    (site / "visits.csv").write_text(",".join(TABLES["visits"].names) + "\n")
+    c = read_csv(site)
+    assert len(c.visits) == 0 and len(c.patients) > 0
+    write_csv(c, tmp_path / "out")
+    assert read_csv(tmp_path / "out") == c
 
 
 def test_header_only_events_and_optional_tables_mean_no_rows(site: Path) -> None:

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 #: Tables whose file must be present (canonical names).
 REQUIRED_FILES: tuple[str, ...] = tuple(n for n, t in TABLES.items() if t.required)
 #: Required tables that may be header-only ("no rows").
-_MAY_BE_EMPTY = frozenset({"events"})
+_MAY_BE_EMPTY = frozenset({"events", "visits"})  # patients registered before a visit
 #: Columns that carry local ids to pseudonymise, with their namespace.
 _ID_COLUMNS = {"patient_id": "patient_id", "sample_id": "sample_id"}
 
