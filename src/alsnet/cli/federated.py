@@ -55,7 +55,7 @@ def _load_sites(sites_yaml: Path | None, site_dirs: list[Path], audit: bool) -> 
 
 
 def run(
-    analysis: Annotated[str, typer.Argument(help="summary, km or cox.")],
+    analysis: Annotated[str, typer.Argument(help="summary, km, cox or lmm.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Result JSON file.")],
     sites: Annotated[
         Path | None, typer.Option("--sites", help="SITES.yaml: sites: [{dir, policy}].")
@@ -65,8 +65,14 @@ def run(
         typer.Option("--site", help="A site's canonical CSV directory (default policy)."),
     ] = None,
     covariates: Annotated[
-        str, typer.Option("--covariates", help="cox: comma-separated covariates.")
-    ] = "age_onset,sex_male,bulbar_onset,diagnosis_delay_months",
+        str | None,
+        typer.Option(
+            "--covariates",
+            help="cox/lmm: comma-separated covariates (cox default: age_onset,sex_male,"
+            "bulbar_onset,diagnosis_delay_months; lmm default: none).",
+            show_default=False,
+        ),
+    ] = None,
     by: Annotated[str, typer.Option("--by", help="summary: up to two variables.")] = "",
     grid_days: Annotated[int, typer.Option("--grid-days", help="km: time grid (days).")] = 30,
     requester: Annotated[str, typer.Option("--requester", help="Your identity.")] = "cli@local",
@@ -79,14 +85,17 @@ def run(
     keys = {s.site_id: s._key for s in site_objs}
     co = Coordinator(site_objs, keys, requester=requester)
     result: Any
+    covs = [c.strip() for c in (covariates or "").split(",") if c.strip()]
     if analysis == "cox":
-        result = co.cox([c.strip() for c in covariates.split(",") if c.strip()])
+        result = co.cox(covs or ["age_onset", "sex_male", "bulbar_onset", "diagnosis_delay_months"])
+    elif analysis == "lmm":
+        result = co.lmm(covs)
     elif analysis == "km":
         result = co.km(grid_days=grid_days)
     elif analysis == "summary":
         result = co.summary(by=[b.strip() for b in by.split(",") if b.strip()])
     else:
-        raise typer.BadParameter(f"unknown analysis {analysis!r}; use summary, km or cox")
+        raise typer.BadParameter(f"unknown analysis {analysis!r}; use summary, km, cox or lmm")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
     console.print(f"{result!r} -> {out}", highlight=False)

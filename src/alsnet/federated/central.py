@@ -16,7 +16,14 @@ import pandas as pd
 
 from alsnet.federated.results import KMResult, SummaryResult
 
-__all__ = ["common_cuts", "cox_combine", "km_central", "summary_central"]
+__all__ = [
+    "common_cuts",
+    "cox_combine",
+    "km_central",
+    "lmm_combine",
+    "lmm_profile",
+    "summary_central",
+]
 
 
 def _sum_cells(arrays: list[Any]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
@@ -138,3 +145,82 @@ def cox_combine(
     n = sum(int(payloads[s]["n"]) for s in sites)
     ev = sum(int(payloads[s]["events"]) for s in sites)
     return ll, u, info, n, ev
+
+
+def lmm_combine(payloads: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Sum the sites' LMM aggregates (see :func:`alsnet.federated.partial.lmm_aggregates`)."""
+    sites = sorted(payloads)
+
+    def total(key: str) -> npt.NDArray[np.float64]:
+        return np.sum([np.asarray(payloads[s][key], dtype=np.float64) for s in sites], 0)
+
+    return {
+        "ztvz": total("ztvz"),
+        "rr": total("rr"),
+        "rs": total("rs"),
+        "ss": total("ss"),
+        "xtvx": np.sum([np.asarray(payloads[s]["xtvx"], dtype=np.float64) for s in sites], 0),
+        "xtvy": np.sum([np.asarray(payloads[s]["xtvy"], dtype=np.float64) for s in sites], 0),
+        "ytvy": float(sum(float(payloads[s]["ytvy"]) for s in sites)),
+        "logdet": float(sum(float(payloads[s]["logdet"]) for s in sites)),
+        "n_obs": sum(int(payloads[s]["n_obs"]) for s in sites),
+        "n": sum(int(payloads[s]["n"]) for s in sites),
+    }
+
+
+def lmm_profile(
+    agg: Mapping[str, Any], theta: npt.ArrayLike, *, reml: bool = True
+) -> dict[str, Any]:
+    """Profiled -2 log-likelihood, beta and sigma^2 from summed aggregates at one theta.
+
+    With ``A = sum X'H^-1X``, ``c = sum X'H^-1y``, ``q = sum y'H^-1y``, ``l = sum log|H_i|``
+    (``V_i = sigma^2 H_i``): ``beta = A^-1 c``, ``RSS = q - c'beta``; REML profiles
+    ``sigma^2 = RSS / (N - p)`` and ``-2 log L = (N - p)(1 + log 2 pi sigma^2) + l + log|A|``;
+    ML uses ``sigma^2 = RSS / N`` and ``-2 log L = N (1 + log 2 pi sigma^2) + l``.
+
+    The gradient in ``theta`` (lower Cholesky factor of ``D = G / sigma^2``) follows from
+    ``dRSS = dq - 2 beta'dc + beta'dA beta`` and ``d log|A| = tr(A^-1 dA)``.
+
+    Returns
+    -------
+    dict
+        ``m2ll`` (-2 log L), ``grad`` (d m2ll / d theta), ``beta``, ``sigma2``
+        (points^2), ``cov_beta`` (sigma^2 A^-1).
+    """
+    a = np.asarray(agg["xtvx"], dtype=np.float64)
+    c = np.asarray(agg["xtvy"], dtype=np.float64)
+    n_obs = int(agg["n_obs"])
+    p = c.size
+    chol = np.linalg.cholesky(a)
+    beta = np.linalg.solve(a, c)
+    rss = float(agg["ytvy"]) - float(c @ beta)
+    dof = n_obs - p if reml else n_obs
+    sigma2 = rss / dof
+    m2ll = dof * (1.0 + np.log(2 * np.pi * sigma2)) + float(agg["logdet"])
+    if reml:
+        m2ll += 2.0 * float(np.log(np.diag(chol)).sum())
+    th = np.asarray(theta, dtype=np.float64)
+    lmat = np.array([[th[0], 0.0], [th[1], th[2]]])
+    ainv = np.linalg.inv(a)
+    rr, rs = np.asarray(agg["rr"]), np.asarray(agg["rs"])
+    ss, pz = np.asarray(agg["ss"]), np.asarray(agg["ztvz"])
+    grad = np.zeros(3)
+    for k, (i, j) in enumerate(((0, 0), (1, 0), (1, 1))):
+        e = np.zeros((2, 2))
+        e[i, j] = 1.0
+        dd = e @ lmat.T + lmat @ e.T
+        da = -np.einsum("ab,abpq->pq", dd, rr)
+        dc = -np.einsum("ab,abp->p", dd, rs)
+        dq = -float((dd * ss).sum())
+        dl = float((dd * pz).sum())
+        drss = dq - 2.0 * float(beta @ dc) + float(beta @ da @ beta)
+        grad[k] = dof * drss / rss + dl
+        if reml:
+            grad[k] += float(np.trace(ainv @ da))
+    return {
+        "m2ll": float(m2ll),
+        "grad": grad,
+        "beta": beta,
+        "sigma2": sigma2,
+        "cov_beta": sigma2 * ainv,
+    }

@@ -16,7 +16,13 @@ import numpy as np
 
 from alsnet.cohort import Cohort
 from alsnet.exceptions import ConvergenceError
-from alsnet.federated.central import cox_combine, km_central, summary_central
+from alsnet.federated.central import (
+    cox_combine,
+    km_central,
+    lmm_combine,
+    lmm_profile,
+    summary_central,
+)
 from alsnet.federated.errors import (
     FederationIncompleteError,
     MessageIntegrityError,
@@ -24,7 +30,7 @@ from alsnet.federated.errors import (
 )
 from alsnet.federated.messages import Message, Request, verify
 from alsnet.federated.policy import Policy
-from alsnet.federated.results import CoxResult, KMResult, SummaryResult
+from alsnet.federated.results import CoxResult, KMResult, LMMResult, SummaryResult
 from alsnet.federated.site import Site, SiteLike
 
 __all__ = ["Coordinator", "simulate_network"]
@@ -168,15 +174,125 @@ class Coordinator:
             "covariate level with no deaths); 2) covariates on very different scales."
         )
 
-    def run(self, analysis: str, **params: Any) -> SummaryResult | KMResult | CoxResult:
-        """Run ``analysis`` (``summary``, ``km`` or ``cox``) with keyword parameters."""
+    def lmm(
+        self,
+        covariates: Sequence[str] = (),
+        *,
+        reml: bool = True,
+        gtol: float = 1e-8,
+        max_iter: int = 200,
+    ) -> LMMResult:
+        """ALSFRS-R linear mixed model (random intercept and slope) fitted exactly.
+
+        Each evaluation sends the relative covariance parameters ``theta`` (lower Cholesky
+        factor of ``G / sigma^2``) to every site, sums the returned aggregates and profiles
+        beta and sigma^2 (:func:`~alsnet.federated.central.lmm_profile`); scipy's BFGS
+        minimises the profiled -2 log (RE)ML over ``theta``, stopping when the gradient
+        norm is below ``gtol``. Sites see only ``theta``.
+
+        Raises
+        ------
+        ConvergenceError
+            When the optimiser fails.
+        FederationIncompleteError
+            When any site refuses or drops out at any step.
+        """
+        from scipy.optimize import minimize
+
+        covs = list(covariates)
+        rid = secrets.token_hex(16)
+        step_no = 0
+        cache: dict[tuple[float, ...], tuple[dict[str, Any], dict[str, Any]]] = {}
+
+        def evaluate(th: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
+            nonlocal step_no
+            key = tuple(float(v) for v in th)
+            if key not in cache:
+                pl = self._round("lmm", {"covariates": covs, "theta": list(key)}, rid, step_no)
+                step_no += 1
+                agg = lmm_combine(pl)
+                try:
+                    cache[key] = (agg, lmm_profile(agg, th, reml=reml))
+                except np.linalg.LinAlgError:
+                    raise ConvergenceError(
+                        "LMM: fixed-effects design is singular. Check: 1) a covariate is "
+                        "constant in every site; 2) two covariates are collinear."
+                    ) from None
+            return cache[key]
+
+        def objective(th: np.ndarray) -> tuple[float, np.ndarray]:
+            prof = evaluate(th)[1]
+            return float(prof["m2ll"]), prof["grad"]
+
+        theta0 = np.array([1.0, 0.0, 0.1])
+        opt = minimize(
+            objective,
+            theta0,
+            jac=True,
+            method="BFGS",
+            options={"gtol": gtol, "maxiter": max_iter},
+        )
+        logger.info("lmm: %s, |grad| %.2e", opt.message, np.abs(opt.jac).max())
+        if not np.isfinite(opt.fun) or (not opt.success and np.abs(opt.jac).max() > 1e-3):
+            raise ConvergenceError(
+                f"LMM: optimiser did not converge ({opt.message}). Check: 1) enough visits per "
+                "patient for a random slope; 2) months and covariates on sensible scales."
+            )
+        # polish: Newton steps on the analytic gradient (Hessian by central differences)
+        th = np.asarray(opt.x, dtype=np.float64)
+        for _ in range(8):
+            g0 = objective(th)[1]
+            h = np.empty((3, 3))
+            for k in range(3):
+                eps = 1e-5 * max(1.0, abs(th[k]))
+                up, dn = th.copy(), th.copy()
+                up[k] += eps
+                dn[k] -= eps
+                h[:, k] = (objective(up)[1] - objective(dn)[1]) / (2 * eps)
+            h = (h + h.T) / 2
+            if not np.all(np.linalg.eigvalsh(h) > 0):
+                break
+            step = np.linalg.solve(h, g0)
+            new = th - step
+            if objective(new)[0] > objective(th)[0] + 1e-9:
+                break
+            th = new
+            if np.abs(step).max() < 1e-10 * max(1.0, float(np.abs(th).max())):
+                break
+        logger.info("lmm: |grad| after polish %.2e", np.abs(objective(th)[1]).max())
+        agg, prof = evaluate(th)
+        lo = np.array([[th[0], 0.0], [th[1], th[2]]])
+        g = prof["sigma2"] * lo @ lo.T
+        terms = ["intercept", "months", *covs]
+        se = np.sqrt(np.diag(prof["cov_beta"]))
+        return LMMResult(
+            coef=dict(zip(terms, prof["beta"].tolist(), strict=True)),
+            se=dict(zip(terms, se.tolist(), strict=True)),
+            re_cov={
+                "intercept_var": float(g[0, 0]),
+                "slope_var": float(g[1, 1]),
+                "cov": float(g[0, 1]),
+                "residual_var": float(prof["sigma2"]),
+            },
+            m2ll=float(prof["m2ll"]),
+            method="reml" if reml else "ml",
+            n=int(agg["n"]),
+            n_obs=int(agg["n_obs"]),
+            iterations=int(opt.nit),
+            sites=tuple(sorted(s.site_id for s in self.sites)),
+        )
+
+    def run(self, analysis: str, **params: Any) -> SummaryResult | KMResult | CoxResult | LMMResult:
+        """Run ``analysis`` (``summary``, ``km``, ``cox`` or ``lmm``) with keyword parameters."""
+        if analysis == "lmm":
+            return self.lmm(**params)
         if analysis == "summary":
             return self.summary(**params)
         if analysis == "km":
             return self.km(**params)
         if analysis == "cox":
             return self.cox(**params)
-        raise ValueError(f"unknown analysis {analysis!r}; known: summary, km, cox")
+        raise ValueError(f"unknown analysis {analysis!r}; known: summary, km, cox, lmm")
 
 
 def simulate_network(

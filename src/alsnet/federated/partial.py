@@ -13,10 +13,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from alsnet.cohort import Cohort
 from alsnet.federated.data import (
     CATEGORICAL,
+    DAYS_PER_MONTH,
     categorical_codes,
     covariate_matrix,
     numeric_values,
@@ -28,10 +30,16 @@ from alsnet.federated.policy import Policy
 
 __all__ = [
     "CoxData",
+    "LMMData",
     "cox_data",
     "cox_partial",
     "efron_derivatives",
     "km_partial",
+    "lmm_aggregates",
+    "lmm_data",
+    "lmm_frame",
+    "lmm_partial",
+    "lmm_stats",
     "summary_partial",
 ]
 
@@ -286,3 +294,172 @@ def cox_partial(data: CoxData, policy: Policy, *, beta: Sequence[float]) -> dict
         "score": u.tolist(),
         "information": info.tolist(),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class LMMData:
+    """A site's per-patient sufficient statistics for the ALSFRS-R mixed model (kept at the site).
+
+    For patient i with design ``X_i`` (intercept, months, covariates), random-effects design
+    ``Z_i = [1, months]`` and response ``y_i`` (ALSFRS-R total, points):
+
+    Attributes
+    ----------
+    terms : tuple of str
+        Fixed-effect terms: ``intercept``, ``months``, then the covariates.
+    ztz : ndarray, shape (m, 2, 2)
+        ``Z_i' Z_i`` per patient.
+    ztx : ndarray, shape (m, 2, p)
+        ``Z_i' X_i`` per patient.
+    zty : ndarray, shape (m, 2)
+        ``Z_i' y_i`` per patient.
+    xtx : ndarray, shape (p, p)
+        ``sum_i X_i' X_i``.
+    xty : ndarray, shape (p,)
+        ``sum_i X_i' y_i``.
+    yty : float
+        ``sum_i y_i' y_i`` (points squared).
+    n_obs : int
+        Visits used.
+    """
+
+    terms: tuple[str, ...]
+    ztz: FloatArray
+    ztx: FloatArray
+    zty: FloatArray
+    xtx: FloatArray
+    xty: FloatArray
+    yty: float
+    n_obs: int
+
+    @property
+    def n(self) -> int:
+        """Number of patients."""
+        return int(self.ztz.shape[0])
+
+
+def lmm_frame(cohort: Cohort, covariates: Sequence[str]) -> pd.DataFrame:
+    """Visit-level model frame: ``patient_id``, ``months``, ``alsfrs_r``, covariates.
+
+    Visits without an ALSFRS-R total or before onset, and patients missing a covariate,
+    are left out (complete cases). ``months`` = days since onset / (365.25 / 12).
+    """
+    from alsnet.clinical import alsfrs_scores
+
+    if len(set(covariates)) != len(covariates):
+        raise ValueError("covariates must differ")
+    v = cohort.visits
+    total = alsfrs_scores(v)["alsfrs_r_total"].to_numpy(dtype=np.float64)
+    day = v["day"].to_numpy(dtype=np.float64)
+    keep = ~np.isnan(total) & ~np.isnan(day) & (day >= 0)
+    f = pd.DataFrame(
+        {
+            "patient_id": v["patient_id"].astype(str).to_numpy()[keep],
+            "months": day[keep] / DAYS_PER_MONTH,
+            "alsfrs_r": total[keep],
+        }
+    )
+    if covariates:
+        x = covariate_matrix(cohort, covariates)
+        x = x.loc[x.notna().all(axis=1)]
+        f = f.loc[f["patient_id"].isin(x.index)].reset_index(drop=True)
+        f = pd.concat([f, x.reindex(f["patient_id"].to_numpy()).reset_index(drop=True)], axis=1)
+    return f.sort_values(["patient_id", "months"], kind="stable").reset_index(drop=True)
+
+
+def lmm_stats(frame: pd.DataFrame, covariates: Sequence[str]) -> LMMData:
+    """Per-patient sufficient statistics of :func:`lmm_frame` output (vectorised)."""
+    pid = frame["patient_id"].to_numpy()
+    t = frame["months"].to_numpy(dtype=np.float64)
+    y = frame["alsfrs_r"].to_numpy(dtype=np.float64)
+    n_obs = t.size
+    x = np.column_stack([np.ones(n_obs), t, frame[list(covariates)].to_numpy(np.float64)])
+    z = x[:, :2]
+    p = x.shape[1]
+    if n_obs:
+        starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
+        ztz = np.add.reduceat(z[:, :, None] * z[:, None, :], starts, axis=0)
+        ztx = np.add.reduceat(z[:, :, None] * x[:, None, :], starts, axis=0)
+        zty = np.add.reduceat(z * y[:, None], starts, axis=0)
+    else:
+        ztz, ztx, zty = np.zeros((0, 2, 2)), np.zeros((0, 2, p)), np.zeros((0, 2))
+    return LMMData(
+        terms=("intercept", "months", *covariates),
+        ztz=ztz,
+        ztx=ztx,
+        zty=zty,
+        xtx=x.T @ x,
+        xty=x.T @ y,
+        yty=float(y @ y),
+        n_obs=int(n_obs),
+    )
+
+
+def lmm_data(cohort: Cohort, covariates: Sequence[str] = ()) -> LMMData:
+    """Build a site's LMM sufficient statistics from its cohort."""
+    return lmm_stats(lmm_frame(cohort, covariates), covariates)
+
+
+def lmm_aggregates(data: LMMData, theta: Sequence[float]) -> dict[str, Any]:
+    """Site aggregates of the mixed model at relative covariance parameters ``theta``.
+
+    ``theta = (l11, l21, l22)`` is the lower Cholesky factor ``L`` of ``G / sigma^2`` (``G``
+    the 2 x 2 covariance of random intercept and slope). With ``H_i = I + Z_i L L' Z_i'``
+    (so ``V_i = sigma^2 H_i``) and ``M_i = I + L' Z_i' Z_i L``, Woodbury gives
+    ``H_i^-1 = I - Z_i L M_i^-1 L' Z_i'`` and ``log|H_i| = log|M_i|``.
+
+    For the gradient in ``theta`` (``dH_i = Z_i dD Z_i'``, ``D = L L'``), with
+    ``P_i = Z_i'H_i^-1 Z_i``, ``R_i = Z_i'H_i^-1 X_i`` and ``s_i = Z_i'H_i^-1 y_i``:
+    ``dA = -sum R_i' dD R_i``, ``dc = -sum R_i' dD s_i``, ``dq = -sum s_i' dD s_i`` and
+    ``dl = sum tr(P_i dD)``; the site releases the sums these need.
+
+    Returns
+    -------
+    dict
+        ``xtvx`` = sum X'H^-1X (p x p), ``xtvy`` = sum X'H^-1y, ``ytvy`` = sum y'H^-1y,
+        ``logdet`` = sum log|H_i|, ``ztvz`` = sum P_i (2 x 2), ``rr`` = sum R_i[a]' R_i[b]
+        (2 x 2 x p x p), ``rs`` = sum R_i[a] s_i[b] (2 x 2 x p), ``ss`` = sum s_i s_i'
+        (2 x 2), ``n_obs``, ``n``.
+    """
+    th = np.asarray(theta, dtype=np.float64)
+    if th.shape != (3,) or not np.isfinite(th).all():
+        raise ValueError("theta must be 3 finite numbers")
+    lmat = np.array([[th[0], 0.0], [th[1], th[2]]])
+    m = lmat.T @ data.ztz @ lmat + np.eye(2)  # (m, 2, 2)
+    bx = np.einsum("ab,mbp->map", lmat.T, data.ztx)  # L' Z'X
+    by = data.zty @ lmat  # (m, 2): L' Z'y
+    bz = lmat.T @ data.ztz  # (m, 2, 2): L' Z'Z
+    mbx = np.linalg.solve(m, bx)
+    mby = np.linalg.solve(m, by[:, :, None])[:, :, 0]
+    mbz = np.linalg.solve(m, bz)
+    _, logdet = np.linalg.slogdet(m)
+    # Z'H^-1 Z, Z'H^-1 X and Z'H^-1 y per patient, for the derivatives in theta
+    zl = data.ztz @ lmat  # Z'Z L
+    pz = data.ztz - zl @ mbz
+    rx = data.ztx - zl @ mbx
+    sy = data.zty - np.einsum("mab,mb->ma", zl, mby)
+    return {
+        "n": data.n,
+        "n_obs": data.n_obs,
+        "xtvx": (data.xtx - np.einsum("map,maq->pq", bx, mbx)).tolist(),
+        "xtvy": (data.xty - np.einsum("map,ma->p", bx, mby)).tolist(),
+        "ytvy": float(data.yty - np.einsum("ma,ma->", by, mby)),
+        "logdet": float(logdet.sum()),
+        "ztvz": pz.sum(axis=0).tolist(),
+        "rr": np.einsum("map,mbq->abpq", rx, rx).tolist(),
+        "rs": np.einsum("map,mb->abp", rx, sy).tolist(),
+        "ss": np.einsum("ma,mb->ab", sy, sy).tolist(),
+    }
+
+
+def lmm_partial(data: LMMData, policy: Policy, *, theta: Sequence[float]) -> dict[str, Any]:
+    """Disclosure-checked LMM aggregates of one site at ``theta``.
+
+    Checks first that the site has at least ``min_rows`` patients and no more than
+    ``max_param_ratio`` fixed-effect coefficients per patient (DataSHIELD's saturation
+    rule, counted on patients rather than visits because visits of one patient are not
+    independent).
+    """
+    check_rows(data.n, policy, "linear mixed model")
+    check_params(len(data.terms), data.n, None, policy)
+    return lmm_aggregates(data, theta)

@@ -10,7 +10,7 @@ before anything leaves it. Example ``policy.yaml``::
     min_sites: 2                 # fewest sites an analysis must span
     max_param_ratio: 0.33        # model parameters per patient and per event
     min_km_grid_days: 7          # narrowest Kaplan-Meier time grid
-    allowed_analyses: [summary, km, cox]
+    allowed_analyses: [summary, km, cox, lmm]
     allowed_requesters: ["*@alsnet.example"]   # fnmatch patterns
 
 Fields left out take the jurisdiction profile's value (:data:`PROFILES`), then the
@@ -35,7 +35,7 @@ from alsnet.federated.errors import PolicyError
 __all__ = ["ANALYSES", "DEFAULTS", "JURISDICTIONS", "PROFILES", "Policy"]
 
 #: Analyses a site can allow.
-ANALYSES: tuple[str, ...] = ("summary", "km", "cox")
+ANALYSES: tuple[str, ...] = ("summary", "km", "cox", "lmm")
 JURISDICTIONS: tuple[str, ...] = ("eu_gdpr", "uk_gdpr", "us_hipaa", "custom")
 
 #: Project defaults (vantage6 summary: >= 10 rows, >= 5 per category; DataSHIELD

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["CoxResult", "KMResult", "SummaryResult"]
+__all__ = ["CoxResult", "KMResult", "LMMResult", "SummaryResult"]
 
 
 def _frame_json(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -157,4 +157,73 @@ class CoxResult:
             "sites": list(self.sites),
             "strata": "site",
             "ties": "efron",
+        }
+
+
+@dataclass(frozen=True)
+class LMMResult:
+    """Linear mixed model of ALSFRS-R total on months since onset, fitted federatedly.
+
+    ``alsfrs_r_ij = x_ij' beta + b0_i + b1_i months_ij + e_ij`` with ``(b0_i, b1_i) ~ N(0,
+    G)`` (unstructured) and ``e_ij ~ N(0, sigma^2)``; fitted by REML (or ML) from summed
+    site aggregates, equal to the pooled fit.
+
+    Attributes
+    ----------
+    coef, se : mapping of str to float
+        Fixed effects (points; ``months`` in points per month) and SEs, keyed by term.
+    re_cov : mapping of str to float
+        ``intercept_var`` (points^2), ``slope_var`` ((points/month)^2), ``cov``
+        (points^2/month) and ``residual_var`` (points^2).
+    m2ll : float
+        -2 log (restricted) likelihood at the estimate.
+    method : {"reml", "ml"}
+    n, n_obs : int
+        Patients and visits contributing.
+    iterations : int
+        Optimiser iterations (each a few federated rounds).
+    sites : tuple of str
+        Contributing sites.
+    """
+
+    coef: Mapping[str, float]
+    se: Mapping[str, float]
+    re_cov: Mapping[str, float]
+    m2ll: float
+    method: str
+    n: int
+    n_obs: int
+    iterations: int
+    sites: tuple[str, ...]
+    analysis: str = field(default="lmm", init=False)
+
+    def summary(self) -> pd.DataFrame:
+        """Fixed effects with SEs, one row per term."""
+        df = pd.DataFrame({"coef": pd.Series(self.coef), "se": pd.Series(self.se)})
+        df["z"] = df["coef"] / df["se"]
+        df.index.name = "term"
+        return df
+
+    def __repr__(self) -> str:
+        return (
+            f"LMMResult(terms={len(self.coef)}, n={self.n}, visits={self.n_obs}, "
+            f"sites={len(self.sites)})"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form; ``coef`` and ``se`` are objects keyed by term."""
+        return {
+            "analysis": self.analysis,
+            "outcome": "alsfrs_r_total",
+            "time": "months since onset",
+            "random_effects": "patient intercept and slope (unstructured)",
+            "method": self.method,
+            "coef": dict(self.coef),
+            "se": dict(self.se),
+            "variance_components": dict(self.re_cov),
+            "m2ll": self.m2ll,
+            "n": self.n,
+            "n_obs": self.n_obs,
+            "iterations": self.iterations,
+            "sites": list(self.sites),
         }

@@ -14,7 +14,16 @@ from alsnet.federated.errors import (
     RequestRefusedError,
 )
 from alsnet.federated.messages import Message, Request, sha256_of, verify
-from alsnet.federated.partial import CoxData, cox_data, cox_partial, km_partial, summary_partial
+from alsnet.federated.partial import (
+    CoxData,
+    LMMData,
+    cox_data,
+    cox_partial,
+    km_partial,
+    lmm_data,
+    lmm_partial,
+    summary_partial,
+)
 from alsnet.federated.policy import Policy
 
 __all__ = ["Site", "SiteLike"]
@@ -64,6 +73,7 @@ class Site:
             audit = AuditLog(p / AUDIT_FILE if p.is_dir() else p)
         self.audit = audit
         self._cox: dict[tuple[str, ...], CoxData] = {}
+        self._lmm: dict[tuple[str, ...], LMMData] = {}
 
     @property
     def site_id(self) -> str:
@@ -101,6 +111,11 @@ class Site:
             if covs not in self._cox:
                 self._cox[covs] = cox_data(self._cohort, covs)
             return cox_partial(self._cox[covs], self.policy, beta=params.get("beta", []))
+        if request.analysis == "lmm":
+            covs = tuple(params.get("covariates", ()))
+            if covs not in self._lmm:
+                self._lmm[covs] = lmm_data(self._cohort, covs)
+            return lmm_partial(self._lmm[covs], self.policy, theta=params.get("theta", []))
         raise RequestRefusedError(f"unknown analysis {request.analysis!r}")
 
     def handle(self, request: Request) -> Message:
@@ -126,7 +141,7 @@ class Site:
                 requester=request.requester,
                 analysis=request.analysis,
                 request_id=request.request_id,
-                params={k: v for k, v in request.params.items() if k != "beta"}
+                params={k: v for k, v in request.params.items() if k not in ("beta", "theta")}
                 | {"step": request.step},
                 jurisdiction=self.policy.jurisdiction,
                 policy_sha256=self.policy.sha256,
