@@ -1,7 +1,26 @@
-"""Digital twins: prognostic features, prognostic scores and PROCOVA trial adjustment."""
+"""Digital twins: baseline-window features, prognostic scores and PROCOVA trial adjustment.
+
+* :func:`window_features`: DREAM-style per-patient features of the first 3 months
+  after the first ALSFRS-R visit, with the month 3-12 ALSFRS-R slope target.
+* :func:`load_dream` / :func:`run_dream_benchmark`: the DREAM ALS Prediction Prize
+  data (filled constants undone) and the CV-then-test-once benchmark.
+* :class:`PrognosticScore`: scikit-learn regressor of the untreated outcome.
+* PROCOVA (Schuler et al. 2022): variance, power, sample size and the ANCOVA.
+"""
 
 from __future__ import annotations
 
+from alsnet.twin.dream import (
+    DREAM_REFERENCES,
+    DreamBenchmark,
+    DreamData,
+    load_dream,
+    pearson_r,
+    rmsd,
+    run_dream_benchmark,
+    unfill_dream,
+)
+from alsnet.twin.features import TARGET, WINDOW_VARIABLES, feature_columns, window_features
 from alsnet.twin.procova import (
     ProcovaResult,
     SampleSize,
@@ -11,13 +30,29 @@ from alsnet.twin.procova import (
     procova_sample_size,
     procova_variance,
 )
+from alsnet.twin.prognostic import CANDIDATES, PrognosticScore, make_candidate
 
 __all__ = [
+    "CANDIDATES",
+    "DREAM_REFERENCES",
+    "TARGET",
+    "WINDOW_VARIABLES",
+    "DreamBenchmark",
+    "DreamData",
     "ProcovaResult",
+    "PrognosticScore",
     "SampleSize",
     "adjusted_sample_size",
+    "feature_columns",
+    "load_dream",
+    "make_candidate",
+    "pearson_r",
     "procova_ancova",
     "procova_power",
     "procova_sample_size",
     "procova_variance",
+    "rmsd",
+    "run_dream_benchmark",
+    "unfill_dream",
+    "window_features",
 ]
