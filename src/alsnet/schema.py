@@ -39,28 +39,10 @@ ALSFRS_R_ITEMS: tuple[str, ...] = (
     "q4",
     "q5a",
     "q5b",
-    "q6",
-    "q7",
-    "q8",
-    "q9",
-    "q10",
-    "q11",
-    "q12",
+    *(f"q{i}" for i in range(6, 13)),
 )
 #: Items of the original ALSFRS (0-40): items 1-9 shared, one respiratory item.
-ALSFRS_ITEMS: tuple[str, ...] = (
-    "q1",
-    "q2",
-    "q3",
-    "q4",
-    "q5a",
-    "q5b",
-    "q6",
-    "q7",
-    "q8",
-    "q9",
-    "q10_alsfrs",
-)
+ALSFRS_ITEMS: tuple[str, ...] = (*ALSFRS_R_ITEMS[:10], "q10_alsfrs")
 #: ALSFRS-R domains; ``q5`` stands for whichever of q5a/q5b was answered.
 DOMAINS: dict[str, tuple[str, ...]] = {
     "bulbar": ("q1", "q2", "q3"),

@@ -215,51 +215,26 @@ def _coerce_column(
     else:
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     values = np.where(np.isinf(values), np.nan, values)
-    nonnum = ~blank & ~np.isfinite(values)
-    log.add_mask(
-        nonnum,
-        source=source,
-        lines=lines,
-        column=col.name,
-        values=raw,
-        rule=f"must be a number ({col.unit or col.kind})",
+
+    def refuse(mask: np.ndarray, rule: str) -> np.ndarray:
+        log.add_mask(mask, source=source, lines=lines, column=col.name, values=raw, rule=rule)
+        return ~mask
+
+    ok = ~blank & refuse(
+        ~blank & ~np.isfinite(values), f"must be a number ({col.unit or col.kind})"
     )
-    ok = ~blank & ~nonnum
     if col.kind == "int":
         frac = ok & (np.abs(values - np.round(values)) > 1e-9)
-        log.add_mask(
-            frac,
-            source=source,
-            lines=lines,
-            column=col.name,
-            values=raw,
-            rule="must be a whole number of " + (col.unit or "units"),
-        )
-        ok &= ~frac
+        ok &= refuse(frac, "must be a whole number of " + (col.unit or "units"))
     if col.lo is not None or col.hi is not None:
         lo = -np.inf if col.lo is None else col.lo
         hi = np.inf if col.hi is None else col.hi
         with np.errstate(invalid="ignore"):
             out_of_range = ok & ((values < lo) | (values > hi))
-        log.add_mask(
-            out_of_range,
-            source=source,
-            lines=lines,
-            column=col.name,
-            values=raw,
-            rule=f"must lie between {lo:g} and {hi:g} {col.unit}".rstrip(),
-        )
-        ok &= ~out_of_range
+        ok &= refuse(out_of_range, f"must lie between {lo:g} and {hi:g} {col.unit}".rstrip())
     if col.step is not None:
         off = ok & (np.abs(values / col.step - np.round(values / col.step)) > 1e-9)
-        log.add_mask(
-            off,
-            source=source,
-            lines=lines,
-            column=col.name,
-            values=raw,
-            rule=f"must be a multiple of {col.step:g}",
-        )
+        refuse(off, f"must be a multiple of {col.step:g}")
     values = np.where(ok, values, np.nan)
     if col.kind == "int":
         return pd.Series(pd.array(np.round(values), dtype="Float64"), index=raw.index).astype(

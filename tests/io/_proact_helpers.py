@@ -6,22 +6,11 @@ import numpy as np
 import pandas as pd
 
 from alsnet.cohort import Cohort
+from alsnet.schema import ALSFRS_R_ITEMS
 
 VISIT_VALUES = (
     "instrument",
-    "q1",
-    "q2",
-    "q3",
-    "q4",
-    "q5a",
-    "q5b",
-    "q6",
-    "q7",
-    "q8",
-    "q9",
-    "q10",
-    "q11",
-    "q12",
+    *ALSFRS_R_ITEMS,
     "q10_alsfrs",
     "total_reported",
     "fvc_l",

@@ -32,6 +32,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from alsnet.schema import ALSFRS_R_ITEMS
+
 __all__ = ["ProactTruth", "make_proact_truth", "write_proact_files"]
 
 ProactLayout = Literal["dream", "proact", "f_proact"]
@@ -594,22 +596,7 @@ class _Gen:
             row, exp = take()
             for c in _COLS.values():
                 row.pop(c, None)
-            for c in (
-                "q1",
-                "q2",
-                "q3",
-                "q4",
-                "q5a",
-                "q5b",
-                "q6",
-                "q7",
-                "q8",
-                "q9",
-                "q10",
-                "q11",
-                "q12",
-                "q10_alsfrs",
-            ):
+            for c in (*ALSFRS_R_ITEMS, "q10_alsfrs"):
                 exp.pop(c, None)
             self.counts["alsfrs_total_only_rows"] += 1
         row, exp = take()  # a second, total-only row on the same day: the full row is kept
@@ -662,19 +649,7 @@ class _Gen:
         }
         visits = pd.DataFrame(list(self.visits.values()))
         for c in (
-            "q1",
-            "q2",
-            "q3",
-            "q4",
-            "q5a",
-            "q5b",
-            "q6",
-            "q7",
-            "q8",
-            "q9",
-            "q10",
-            "q11",
-            "q12",
+            *ALSFRS_R_ITEMS,
             "q10_alsfrs",
             "total_reported",
             "fvc_l",
