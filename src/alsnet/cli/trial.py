@@ -133,9 +133,68 @@ def verify_log_cmd(
     console.print(f"OK: {st.n_allocations} allocations ({counts}); head {st.head}", highlight=False)
 
 
+def validate_cmd(
+    design: Annotated[str, typer.Argument(help="Design file (YAML) or shipped example name.")],
+) -> None:
+    """Validate a platform-trial design file; exit 2 naming the field if it is invalid."""
+    from alsnet.trials.design import load_design
+    from alsnet.trials.simulate import enrolment_schedule
+
+    d = load_design(design)
+    sched = enrolment_schedule(d)
+    table = Table(title=f"{d.name} (version {d.version}): valid")
+    for col in ("regimen", "entry month", "n", "looks (months)"):
+        table.add_column(col, justify="right")
+    for r, lk in zip(d.regimens, sched.looks, strict=True):
+        table.add_row(r.name, f"{r.entry_month:g}", str(r.n), ", ".join(f"{t:.1f}" for t in lk))
+    console.print(table)
+    console.print(f"scenarios: {', '.join(d.scenarios) or '(none)'}", highlight=False)
+
+
+def simulate_cmd(
+    design: Annotated[str, typer.Argument(help="Design file (YAML) or shipped example name.")],
+    scenario: Annotated[str, typer.Option("--scenario", help="Scenario name in the design.")],
+    sims: Annotated[int, typer.Option("--sims", min=2, help="Simulated trials.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Root seed.")] = 0,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write RESULT.json here.", show_default=False)
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Local processes.")] = 1,
+) -> None:
+    """Simulate a design's operating characteristics under a scenario."""
+    from alsnet.trials.design import load_design
+    from alsnet.trials.simulate import simulate
+
+    d = load_design(design)
+    res = simulate(d, scenario, n_sims=sims, seed=seed, n_workers=workers)
+    if out is not None:
+        out.write_text(res.to_json() + "\n", encoding="utf-8")
+    df = res.summary()
+    table = Table(title=f"{d.name} / {res.scenario}: {sims} trials in {res.elapsed_s:.1f} s")
+    cols = [
+        "regimen",
+        "true_drr",
+        "p_success",
+        "p_early_futility",
+        "mean_n",
+        "mean_duration_months",
+        "mean_drr",
+    ]
+    for col in cols:
+        table.add_column(col, justify="right")
+    for _, row in df.iterrows():
+        cells = [str(row["regimen"]), f"{row['true_drr']:.2f}"]
+        for col in cols[2:]:
+            cells.append(f"{row[col]:.3f} ± {row[col + '_se']:.3f}")
+        table.add_row(*cells)
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``alsnet trial`` and its sub-commands to ``app``."""
     trial_app.command("bounds")(handle_errors(bounds))
     trial_app.command("randomise")(handle_errors(randomise_cmd))
     trial_app.command("verify-log")(handle_errors(verify_log_cmd))
+    trial_app.command("validate")(handle_errors(validate_cmd))
+    trial_app.command("simulate")(handle_errors(simulate_cmd))
     app.add_typer(trial_app, name="trial")

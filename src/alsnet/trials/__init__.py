@@ -8,6 +8,10 @@ Public API (re-exported here):
   :class:`LogStatus` — live randomisation with a tamper-evident allocation log.
 - :func:`cafs`, :func:`cafs_scores`, :class:`CafsResult` — combined assessment of function
   and survival.
+- :class:`PlatformDesign`, :func:`load_design`, :func:`example_names` — platform-trial design
+  files (YAML; shipped example ``healey``).
+- :func:`simulate`, :class:`SimulationResult` — vectorised platform-trial simulation with a
+  fast DRR analysis.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from alsnet.trials.boundaries import (
     spending_function,
 )
 from alsnet.trials.cafs import CafsResult, cafs, cafs_scores
+from alsnet.trials.design import PlatformDesign, Scenario, example_names, load_design
 from alsnet.trials.randomise import AllocationDesign, LogStatus, allocate, randomise, verify_log
+from alsnet.trials.simulate import SimulationResult, simulate
 
 __all__ = [
     "SPENDING_CHOICES",
@@ -30,13 +36,19 @@ __all__ = [
     "CafsResult",
     "GroupSequentialBounds",
     "LogStatus",
+    "PlatformDesign",
+    "Scenario",
+    "SimulationResult",
     "TrialDesignError",
     "allocate",
     "cafs",
     "cafs_scores",
     "crossing_probabilities",
+    "example_names",
     "gs_bounds",
+    "load_design",
     "randomise",
+    "simulate",
     "spending_function",
     "verify_log",
 ]

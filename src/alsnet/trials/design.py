@@ -1,0 +1,495 @@
+"""Platform-trial design specification: frozen dataclasses loaded from a validated YAML file.
+
+A design describes a master protocol in which regimens (each an active drug with its own
+placebo, randomised ``active:placebo`` within the regimen, e.g. 3:1) enter over calendar time,
+share placebo patients according to a control-sharing rule, and are analysed at interims and a
+final look on the disease-progression rate ratio (DRR) of the ALSFRS-R slope.
+
+Units: calendar times in **months** since the platform opened; visit times in **weeks** since
+the patient's randomisation (converted to months as ``weeks * 12 / 52``); rates per month.
+
+Every validation error is a :class:`~alsnet.trials.TrialDesignError` whose message starts with
+the dotted path of the offending field, then the reason, e.g.
+``"futility.threshold: must be in (0, 1), got 1.5"``.
+
+Shipped examples live in ``alsnet/trials/examples/<name>.yaml``; :func:`load_design` accepts a
+file path or an example name (``"healey"``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alsnet.trials._errors import TrialDesignError
+
+__all__ = [
+    "ControlSharing",
+    "Futility",
+    "InterimSchedule",
+    "OutcomeModel",
+    "PlatformDesign",
+    "Regimen",
+    "Scenario",
+    "Success",
+    "example_names",
+    "load_design",
+]
+
+WEEKS_TO_MONTHS = 12.0 / 52.0
+_SHARING_RULES = ("own", "concurrent")
+
+
+def _err(path: str, reason: str) -> TrialDesignError:
+    return TrialDesignError(f"{path}: {reason}")
+
+
+def _mapping(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _err(path, f"must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _check_keys(d: Mapping[str, Any], path: str, allowed: set[str], required: set[str]) -> None:
+    extra = sorted(set(d) - allowed)
+    if extra:
+        prefix = f"{path}." if path else ""
+        raise _err(f"{prefix}{extra[0]}", "unknown field")
+    missing = sorted(required - set(d))
+    if missing:
+        prefix = f"{path}." if path else ""
+        raise _err(f"{prefix}{missing[0]}", "missing")
+
+
+def _num(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _err(path, f"must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise _err(path, f"must be finite, got {value!r}")
+    return v
+
+
+def _pos_int(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _err(path, f"must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _prob(value: float, path: str) -> None:
+    if not 0.0 < value < 1.0:
+        raise _err(path, f"must be in (0, 1), got {value:g}")
+
+
+@dataclass(frozen=True)
+class Regimen:
+    """One regimen of the platform.
+
+    Parameters
+    ----------
+    name
+        Label (unique within the design).
+    entry_month
+        Calendar time the regimen opens to enrolment (months since the platform opened, >= 0).
+    n
+        Patients randomised to the regimen (active plus its own placebo).
+    """
+
+    name: str
+    entry_month: float
+    n: int
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise _err("regimens.name", "must be a non-empty string")
+        if self.entry_month < 0:
+            raise _err(f"regimens[{self.name}].entry_month", "must be >= 0")
+        if self.n < 2:
+            raise _err(f"regimens[{self.name}].n", f"must be at least 2, got {self.n}")
+
+
+@dataclass(frozen=True)
+class ControlSharing:
+    """Which placebo patients a regimen's analysis uses.
+
+    ``rule="own"``: only the regimen's own placebo. ``rule="concurrent"``: its own placebo plus
+    every other regimen's placebo patient randomised within ``window_months`` of the regimen's
+    enrolment window (HEALEY: ±180 days ≈ 5.9 months).
+    """
+
+    rule: str = "concurrent"
+    window_months: float = 180.0 / 30.4375
+
+    def __post_init__(self) -> None:
+        if self.rule not in _SHARING_RULES:
+            raise _err(
+                "control_sharing.rule", f"must be one of {_SHARING_RULES}, got {self.rule!r}"
+            )
+        if self.window_months < 0:
+            raise _err("control_sharing.window_months", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class InterimSchedule:
+    """Interim looks for each regimen.
+
+    The first interim is at the calendar time when ``first_n`` of the regimen's patients could
+    have completed follow-up; later interims follow every ``every_weeks`` weeks until the final
+    analysis (all of the regimen's patients could have completed follow-up). ``first_n=None``
+    means no interims (fixed design). ``max_interims`` caps their number.
+    """
+
+    first_n: int | None = None
+    every_weeks: float = 12.0
+    max_interims: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.every_weeks <= 0:
+            raise _err("interims.every_weeks", f"must be > 0, got {self.every_weeks:g}")
+
+
+@dataclass(frozen=True)
+class Success:
+    """Success rule: Pr(DRR < ``drr``) > ``threshold`` (final; at interims only if ``early``)."""
+
+    threshold: float = 0.979
+    drr: float = 1.0
+    early: bool = False
+
+    def __post_init__(self) -> None:
+        _prob(self.threshold, "success.threshold")
+        if self.drr <= 0:
+            raise _err("success.drr", f"must be > 0, got {self.drr:g}")
+
+
+@dataclass(frozen=True)
+class Futility:
+    """Futility rule at interims: stop when Pr(DRR < ``drr``) < ``threshold``."""
+
+    threshold: float = 0.05
+    drr: float = 0.9
+
+    def __post_init__(self) -> None:
+        _prob(self.threshold, "futility.threshold")
+        if self.drr <= 0:
+            raise _err("futility.drr", f"must be > 0, got {self.drr:g}")
+
+
+@dataclass(frozen=True)
+class OutcomeModel:
+    """Parametric ALSFRS-R and survival model used to simulate placebo patients.
+
+    Slopes in ALSFRS-R points per month (negative = decline); ``mortality_24w`` is the
+    probability of death or permanent ventilation within 24 weeks (exponential hazard).
+    Defaults: PRO-ACT calibration of the HEALEY simulation report.
+    """
+
+    slope_mean: float = -1.03
+    slope_sd: float = 0.76
+    residual_sd: float = 1.77
+    mortality_24w: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.slope_mean >= 0:
+            raise _err("outcome.slope_mean", "must be < 0 (ALSFRS-R declines)")
+        if self.slope_sd < 0:
+            raise _err("outcome.slope_sd", "must be >= 0")
+        if self.residual_sd <= 0:
+            raise _err("outcome.residual_sd", "must be > 0")
+        if not 0.0 <= self.mortality_24w < 1.0:
+            raise _err("outcome.mortality_24w", f"must be in [0, 1), got {self.mortality_24w:g}")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """True state of nature for a simulation.
+
+    Parameters
+    ----------
+    name
+        Scenario label.
+    drr
+        True disease-progression rate ratio per regimen (multiplies an active patient's slope).
+    hazard_ratio
+        True death hazard ratio per regimen for active patients (defaults to ``drr``).
+    population_slope
+        Multiplier of the slope of every patient randomised to the regimen (active and own
+        placebo): ``< 1`` = a regimen population progressing more slowly than the shared
+        controls (non-exchangeable controls); 1 = exchangeable.
+    """
+
+    name: str
+    drr: tuple[float, ...]
+    hazard_ratio: tuple[float, ...]
+    population_slope: tuple[float, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PlatformDesign:
+    """A validated platform-trial design (see the module docstring for units)."""
+
+    name: str
+    regimens: tuple[Regimen, ...]
+    allocation: tuple[int, int] = (3, 1)
+    control_sharing: ControlSharing = field(default_factory=ControlSharing)
+    accrual_per_month: float = 40.0
+    dropout_per_month: float = 0.02
+    follow_up_weeks: float = 24.0
+    visit_weeks: tuple[float, ...] = (0.0, 4.0, 8.0, 12.0, 16.0, 20.0, 24.0)
+    interims: InterimSchedule = field(default_factory=InterimSchedule)
+    success: Success = field(default_factory=Success)
+    futility: Futility | None = field(default_factory=Futility)
+    outcome: OutcomeModel = field(default_factory=OutcomeModel)
+    scenarios: Mapping[str, Scenario] = field(default_factory=dict)
+    version: int = 1
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.regimens:
+            raise _err("regimens", "at least one regimen is required")
+        names = [r.name for r in self.regimens]
+        if len(set(names)) != len(names):
+            raise _err("regimens", "names must be unique")
+        a, p = self.allocation
+        if a < 1 or p < 1:
+            raise _err("allocation", f"active and placebo ratios must be >= 1, got {a}:{p}")
+        if self.accrual_per_month <= 0:
+            raise _err("accrual_per_month", "must be > 0")
+        if not 0.0 <= self.dropout_per_month < 1.0:
+            raise _err("dropout_per_month", "must be in [0, 1)")
+        if self.follow_up_weeks <= 0:
+            raise _err("follow_up_weeks", "must be > 0")
+        v = self.visit_weeks
+        if len(v) < 2 or v[0] != 0 or any(b <= a for a, b in itertools.pairwise(v)):
+            raise _err("visit_weeks", "must start at 0 and strictly increase (>= 2 visits)")
+        if v[-1] > self.follow_up_weeks:
+            raise _err("visit_weeks", f"last visit {v[-1]:g} is after follow_up_weeks")
+        fn = self.interims.first_n
+        if fn is not None:
+            smallest = min(r.n for r in self.regimens)
+            if fn >= smallest:
+                raise _err(
+                    "interims.first_n",
+                    f"interim after the final: first_n={fn} >= regimen size {smallest}",
+                )
+        for sc in self.scenarios.values():
+            for label, vals in (
+                ("drr", sc.drr),
+                ("hazard_ratio", sc.hazard_ratio),
+                ("population_slope", sc.population_slope),
+            ):
+                if len(vals) != len(self.regimens):
+                    raise _err(
+                        f"scenarios.{sc.name}.{label}",
+                        f"needs one value per regimen ({len(self.regimens)}), got {len(vals)}",
+                    )
+                if any(x <= 0 for x in vals):
+                    raise _err(f"scenarios.{sc.name}.{label}", "values must be > 0")
+
+    @property
+    def follow_up_months(self) -> float:
+        """Follow-up per patient (months)."""
+        return self.follow_up_weeks * WEEKS_TO_MONTHS
+
+    @property
+    def active_fraction(self) -> float:
+        """Fraction of a regimen's patients randomised to active."""
+        a, p = self.allocation
+        return a / (a + p)
+
+    def scenario(self, name: str) -> Scenario:
+        """Scenario ``name``; the error lists the available ones."""
+        try:
+            return self.scenarios[name]
+        except KeyError:
+            raise _err("scenario", f"{name!r} not in design ({sorted(self.scenarios)})") from None
+
+    # ------------------------------------------------------------------ parsing
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PlatformDesign:
+        """Build from a parsed YAML/JSON mapping; unknown or invalid fields are errors."""
+        d = _mapping(d, "design")
+        top = {
+            "name",
+            "version",
+            "description",
+            "regimens",
+            "allocation",
+            "control_sharing",
+            "accrual_per_month",
+            "dropout_per_month",
+            "follow_up_weeks",
+            "visit_weeks",
+            "interims",
+            "success",
+            "futility",
+            "outcome",
+            "scenarios",
+        }
+        _check_keys(d, "", top, {"name", "regimens"})
+        regs_raw = d["regimens"]
+        if not isinstance(regs_raw, list) or not regs_raw:
+            raise _err("regimens", "must be a non-empty list")
+        regimens = []
+        for i, r in enumerate(regs_raw):
+            rm = _mapping(r, f"regimens[{i}]")
+            _check_keys(rm, f"regimens[{i}]", {"name", "entry_month", "n"}, {"name", "n"})
+            regimens.append(
+                Regimen(
+                    name=str(rm["name"]),
+                    entry_month=_num(rm.get("entry_month", 0.0), f"regimens[{i}].entry_month"),
+                    n=_pos_int(rm["n"], f"regimens[{i}].n"),
+                )
+            )
+        kw: dict[str, Any] = {"name": str(d["name"]), "regimens": tuple(regimens)}
+        if "version" in d:
+            kw["version"] = _pos_int(d["version"], "version")
+        if "description" in d:
+            kw["description"] = str(d["description"])
+        if "allocation" in d:
+            al = _mapping(d["allocation"], "allocation")
+            _check_keys(al, "allocation", {"active", "placebo"}, {"active", "placebo"})
+            kw["allocation"] = (
+                _pos_int(al["active"], "allocation.active"),
+                _pos_int(al["placebo"], "allocation.placebo"),
+            )
+        if "control_sharing" in d:
+            cs = _mapping(d["control_sharing"], "control_sharing")
+            _check_keys(cs, "control_sharing", {"rule", "window_months"}, {"rule"})
+            kw["control_sharing"] = ControlSharing(
+                rule=str(cs["rule"]),
+                window_months=_num(
+                    cs.get("window_months", ControlSharing.window_months),
+                    "control_sharing.window_months",
+                ),
+            )
+        for key in ("accrual_per_month", "dropout_per_month", "follow_up_weeks"):
+            if key in d:
+                kw[key] = _num(d[key], key)
+        if "visit_weeks" in d:
+            vw = d["visit_weeks"]
+            if not isinstance(vw, list):
+                raise _err("visit_weeks", "must be a list of weeks")
+            kw["visit_weeks"] = tuple(_num(x, f"visit_weeks[{i}]") for i, x in enumerate(vw))
+        if "interims" in d:
+            kw["interims"] = _parse_interims(d["interims"])
+        if "success" in d:
+            s = _mapping(d["success"], "success")
+            _check_keys(s, "success", {"threshold", "drr", "early"}, {"threshold"})
+            kw["success"] = Success(
+                threshold=_num(s["threshold"], "success.threshold"),
+                drr=_num(s.get("drr", 1.0), "success.drr"),
+                early=bool(s.get("early", False)),
+            )
+        if "futility" in d:
+            if d["futility"] is None:
+                kw["futility"] = None
+            else:
+                f = _mapping(d["futility"], "futility")
+                _check_keys(f, "futility", {"threshold", "drr"}, {"threshold"})
+                kw["futility"] = Futility(
+                    threshold=_num(f["threshold"], "futility.threshold"),
+                    drr=_num(f.get("drr", 0.9), "futility.drr"),
+                )
+        if "outcome" in d:
+            o = _mapping(d["outcome"], "outcome")
+            allowed = {"slope_mean", "slope_sd", "residual_sd", "mortality_24w"}
+            _check_keys(o, "outcome", allowed, set())
+            kw["outcome"] = OutcomeModel(**{k: _num(v, f"outcome.{k}") for k, v in o.items()})
+        if "scenarios" in d:
+            kw["scenarios"] = _parse_scenarios(d["scenarios"], regimens)
+        return cls(**kw)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> PlatformDesign:
+        """Read a YAML (or JSON, a subset of YAML) design file."""
+        import yaml
+
+        p = Path(path)
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise TrialDesignError(f"{p.name}: not valid YAML ({exc})") from None
+        return cls.from_dict(_mapping(data, p.name))
+
+
+def _parse_interims(value: Any) -> InterimSchedule:
+    if value is None:
+        return InterimSchedule(first_n=None)
+    im = _mapping(value, "interims")
+    _check_keys(im, "interims", {"first_n", "every_weeks", "max_interims"}, set())
+    first = im.get("first_n")
+    mx = im.get("max_interims")
+    return InterimSchedule(
+        first_n=None if first is None else _pos_int(first, "interims.first_n"),
+        every_weeks=_num(im.get("every_weeks", 12.0), "interims.every_weeks"),
+        max_interims=None if mx is None else _pos_int(mx, "interims.max_interims"),
+    )
+
+
+def _per_regimen(
+    value: Any, path: str, regimens: list[Regimen], default: float
+) -> tuple[float, ...]:
+    names = [r.name for r in regimens]
+    if value is None:
+        return tuple(default for _ in names)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return tuple(_num(value, path) for _ in names)
+    if isinstance(value, list):
+        return tuple(_num(x, f"{path}[{i}]") for i, x in enumerate(value))
+    m = _mapping(value, path)
+    unknown = sorted(set(m) - set(names))
+    if unknown:
+        raise _err(f"{path}.{unknown[0]}", "not a regimen of the design")
+    return tuple(_num(m.get(n, default), f"{path}.{n}") for n in names)
+
+
+def _parse_scenarios(value: Any, regimens: list[Regimen]) -> dict[str, Scenario]:
+    sm = _mapping(value, "scenarios")
+    out: dict[str, Scenario] = {}
+    for name, spec in sm.items():
+        path = f"scenarios.{name}"
+        s = _mapping(spec if spec is not None else {}, path)
+        _check_keys(s, path, {"drr", "hazard_ratio", "population_slope", "description"}, set())
+        drr = _per_regimen(s.get("drr"), f"{path}.drr", regimens, 1.0)
+        hr = (
+            drr
+            if s.get("hazard_ratio") is None
+            else _per_regimen(s["hazard_ratio"], f"{path}.hazard_ratio", regimens, 1.0)
+        )
+        pop = _per_regimen(s.get("population_slope"), f"{path}.population_slope", regimens, 1.0)
+        out[str(name)] = Scenario(
+            name=str(name),
+            drr=drr,
+            hazard_ratio=hr,
+            population_slope=pop,
+            description=str(s.get("description", "")),
+        )
+    return out
+
+
+def example_names() -> list[str]:
+    """Names of the shipped example designs."""
+    pkg = resources.files("alsnet.trials") / "examples"
+    return sorted(p.name[: -len(".yaml")] for p in pkg.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_design(design: str | Path) -> PlatformDesign:
+    """Load a design from a file path or the name of a shipped example (e.g. ``"healey"``)."""
+    p = Path(design)
+    if p.exists():
+        return PlatformDesign.from_file(p)
+    name = str(design)
+    if name in example_names():
+        res = resources.files("alsnet.trials") / "examples" / f"{name}.yaml"
+        with resources.as_file(res) as f:
+            return PlatformDesign.from_file(f)
+    raise FileNotFoundError(
+        f"design {name!r}: no such file and not a shipped example ({example_names()})"
+    )

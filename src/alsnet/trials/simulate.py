@@ -1,0 +1,518 @@
+"""Patient-level platform-trial simulation, vectorised across simulated trials.
+
+Model (per simulated trial; all arrays are shaped ``(n_sims, n_patients, ...)``):
+
+- **Enrolment**: a deterministic platform schedule computed once per design
+  (:func:`enrolment_schedule`): patients arrive every ``1 / accrual_per_month`` months and go
+  to the open regimen (entered, not full) with the fewest patients so far (equal allocation
+  across open regimens). Within a regimen, arms follow permuted blocks of
+  ``active + placebo`` (e.g. 3:1), drawn per trial.
+- **ALSFRS-R**: patient slope ``b_i ~ N(slope_mean * population_slope_r, slope_sd^2)``
+  (points/month), multiplied by the scenario's DRR for active patients; observations
+  ``y_ij = b_i t_j + e_ij`` with ``e_ij ~ N(0, residual_sd^2)`` at the visit weeks
+  (``t_j`` in months; a patient intercept cancels in the slope and is omitted).
+- **Death** (or permanent ventilation): exponential with the rate giving
+  ``mortality_24w`` at 24 weeks, times the scenario's hazard ratio for active patients.
+  **Dropout**: exponential at ``dropout_per_month``. Visits after either are missing.
+- **Analysis** at each look (calendar time T), using only data observed by T: each patient's
+  slope by OLS on their visits (needs >= 2 visits); variance components by moments
+  (pooled residual variance; between-patient slope variance from group-centred slopes);
+  inverse-variance weighted mean slope of the regimen's active patients and of its controls
+  (own placebo, or own plus concurrent shared placebo); ``log DRR`` = log ratio of the means
+  with a delta-method variance; posterior ``log DRR ~ N(estimate, se^2)`` (flat prior), so
+  ``Pr(DRR < c) = Phi((log c - estimate) / se)``.
+- **Decisions**: at interims stop for futility when Pr(DRR < futility.drr) < futility.threshold
+  (and for early success if allowed); at the final look success when
+  Pr(DRR < success.drr) > success.threshold. A regimen stopped at time T enrols nobody after T;
+  its enrolled patients are still followed and still serve as shared controls.
+
+This is a fast approximation of HEALEY's Bayesian shared-parameter model (no calendar-time
+random walk, no regimen random effects, no survival component in the DRR estimate, no
+non-concurrent controls). Reallocation of a stopped regimen's slots to other regimens is not
+modelled (the enrolment schedule is fixed).
+
+Reproducibility: the simulations are split into fixed blocks of :data:`BLOCK_SIZE` trials,
+each with its own stream from ``numpy.random.SeedSequence(seed).spawn(n_blocks)``; chunks and
+workers only group blocks, so results do not depend on ``n_chunks`` or ``n_workers``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import special
+
+from alsnet.trials.design import WEEKS_TO_MONTHS, PlatformDesign, Scenario
+
+__all__ = [
+    "BLOCK_SIZE",
+    "EnrolmentSchedule",
+    "SimulationResult",
+    "enrolment_schedule",
+    "simulate",
+]
+
+log = logging.getLogger(__name__)
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+#: Trials per random-number block (fixed, so results do not depend on chunking).
+BLOCK_SIZE = 250
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class EnrolmentSchedule:
+    """Deterministic enrolment of a design.
+
+    Attributes
+    ----------
+    regimen
+        Regimen index of each patient, shape ``(P,)``.
+    enrol_month
+        Calendar enrolment time of each patient (months), shape ``(P,)``.
+    order
+        Position of each patient within its regimen (0-based), shape ``(P,)``.
+    looks
+        Per regimen, the calendar times (months) of its looks; the last one is the final.
+    """
+
+    regimen: IntArray
+    enrol_month: FloatArray
+    order: IntArray
+    looks: tuple[tuple[float, ...], ...]
+
+
+def enrolment_schedule(design: PlatformDesign) -> EnrolmentSchedule:
+    """Enrolment times and look times for ``design`` (see the module docstring)."""
+    regs = design.regimens
+    r_count = len(regs)
+    entry = np.array([r.entry_month for r in regs])
+    cap = np.array([r.n for r in regs])
+    enrolled = np.zeros(r_count, dtype=np.int64)
+    regimen: list[int] = []
+    times: list[float] = []
+    order: list[int] = []
+    dt = 1.0 / design.accrual_per_month
+    k = 0
+    total = int(cap.sum())
+    # one loop step per arriving patient of the (single) design schedule, not per trial
+    while len(regimen) < total:
+        t = k * dt
+        open_ = (entry <= t + 1e-12) & (enrolled < cap)
+        if open_.any():
+            cand = np.flatnonzero(open_)
+            r = int(cand[np.argmin(enrolled[cand])])
+            regimen.append(r)
+            times.append(t)
+            order.append(int(enrolled[r]))
+            enrolled[r] += 1
+            k += 1
+        else:
+            nxt = entry[(entry > t) & (enrolled < cap)].min()
+            k = math.ceil(nxt / dt - 1e-9)
+    reg_a = np.array(regimen, dtype=np.int64)
+    enr_a = np.array(times, dtype=np.float64)
+    fu = design.follow_up_months
+    every = design.interims.every_weeks * WEEKS_TO_MONTHS
+    looks = []
+    for r in range(r_count):
+        done = np.sort(enr_a[reg_a == r]) + fu
+        final = float(done[-1])
+        lk: list[float] = []
+        fn = design.interims.first_n
+        if fn is not None:
+            t = float(done[fn - 1])
+            while t < final - 1e-9:
+                lk.append(t)
+                if design.interims.max_interims and len(lk) >= design.interims.max_interims:
+                    break
+                t += every
+        lk.append(final)
+        looks.append(tuple(lk))
+    return EnrolmentSchedule(reg_a, enr_a, np.array(order, dtype=np.int64), tuple(looks))
+
+
+# ---------------------------------------------------------------------------------- result
+_METRICS = (
+    "p_success",
+    "p_early_futility",
+    "mean_n",
+    "mean_duration_months",
+    "mean_drr",
+)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Operating characteristics per regimen, with Monte Carlo standard errors (``*_se``).
+
+    Arrays are indexed like ``regimens``. ``p_success``: probability of success at any look;
+    ``p_early_futility``: of stopping for futility at an interim; ``mean_n``: patients
+    randomised to the regimen (active + own placebo); ``mean_duration_months``: from the
+    regimen's entry to its stopping look; ``mean_drr``: mean estimated DRR at the stopping
+    look; ``true_drr``: the scenario's DRR.
+    """
+
+    design: str
+    scenario: str
+    regimens: tuple[str, ...]
+    sims: int
+    seed: int
+    elapsed_s: float
+    true_drr: tuple[float, ...]
+    p_success: FloatArray
+    p_success_se: FloatArray
+    p_early_futility: FloatArray
+    p_early_futility_se: FloatArray
+    mean_n: FloatArray
+    mean_n_se: FloatArray
+    mean_duration_months: FloatArray
+    mean_duration_months_se: FloatArray
+    mean_drr: FloatArray
+    mean_drr_se: FloatArray
+
+    def summary(self) -> pd.DataFrame:
+        """One row per regimen: true DRR, each metric and its Monte Carlo SE."""
+        data: dict[str, Any] = {"regimen": list(self.regimens), "true_drr": list(self.true_drr)}
+        for m in _METRICS:
+            data[m] = getattr(self, m)
+            data[f"{m}_se"] = getattr(self, f"{m}_se")
+        return pd.DataFrame(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (RESULT.json): ``sims``, ``seed``, ``elapsed_s``, ``regimens``."""
+        rows = []
+        for i, name in enumerate(self.regimens):
+            row: dict[str, Any] = {"name": name, "true_drr": float(self.true_drr[i])}
+            for m in _METRICS:
+                row[m] = float(getattr(self, m)[i])
+                row[f"{m}_se"] = float(getattr(self, f"{m}_se")[i])
+            rows.append(row)
+        return {
+            "design": self.design,
+            "scenario": self.scenario,
+            "sims": self.sims,
+            "seed": self.seed,
+            "elapsed_s": self.elapsed_s,
+            "regimens": rows,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """JSON text of :meth:`to_dict`."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def __repr__(self) -> str:
+        ps = ", ".join(f"{n}={p:.3f}" for n, p in zip(self.regimens, self.p_success, strict=True))
+        return f"SimulationResult({self.design}/{self.scenario}, sims={self.sims}, p_success: {ps})"
+
+    def _repr_html_(self) -> str:
+        return str(self.summary().to_html(index=False, float_format=lambda x: f"{x:.4f}"))
+
+
+# ------------------------------------------------------------------------------- engine
+@dataclass(frozen=True)
+class _Outcomes:
+    """Per-block draws: arms, cumulative visit sums, visits observed before death/dropout."""
+
+    active: BoolArray  # (S, P)
+    k_surv: IntArray  # (S, P) visits observed if followed to the end (>= 1)
+    cy: FloatArray  # (S, P, V+1) cumulative sums of y over visits
+    cty: FloatArray  # (S, P, V+1) cumulative sums of t*y
+    cyy: FloatArray  # (S, P, V+1) cumulative sums of y^2
+
+
+def _draw_block(
+    design: PlatformDesign,
+    scenario: Scenario,
+    sched: EnrolmentSchedule,
+    n: int,
+    rng: np.random.Generator,
+) -> _Outcomes:
+    a, p = design.allocation
+    bs = a + p
+    t = np.asarray(design.visit_weeks) * WEEKS_TO_MONTHS
+    n_pat = sched.regimen.size
+    # permuted blocks within regimen: arm of a patient = template[permutation[order]]
+    max_n = max(r.n for r in design.regimens)
+    n_blocks = -(-max_n // bs)
+    r_count = len(design.regimens)
+    keys = rng.random((n, r_count, n_blocks, bs))
+    perm = np.argsort(keys, axis=-1)
+    template = np.array([True] * a + [False] * p)
+    arms = template[perm].reshape(n, r_count, n_blocks * bs)
+    active = arms[:, sched.regimen, sched.order]
+    drr = np.asarray(scenario.drr)[sched.regimen]
+    hr = np.asarray(scenario.hazard_ratio)[sched.regimen]
+    pop = np.asarray(scenario.population_slope)[sched.regimen]
+    out = design.outcome
+    slope = out.slope_mean * pop + out.slope_sd * rng.standard_normal((n, n_pat))
+    slope = np.where(active, slope * drr, slope)
+    y = slope[:, :, None] * t + out.residual_sd * rng.standard_normal((n, n_pat, t.size))
+    lam_death = -math.log1p(-out.mortality_24w) / (24.0 * WEEKS_TO_MONTHS)
+    rate = lam_death * np.where(active, hr, 1.0) + (
+        -math.log1p(-design.dropout_per_month) if design.dropout_per_month > 0 else 0.0
+    )
+    with np.errstate(divide="ignore"):
+        stop = rng.exponential(1.0, (n, n_pat)) / np.maximum(rate, 1e-300)
+    k_surv = np.maximum(np.searchsorted(t, stop, side="left"), 1).astype(np.int64)
+    zeros = np.zeros((n, n_pat, 1))
+    cy = np.concatenate([zeros, np.cumsum(y, axis=-1)], axis=-1)
+    cty = np.concatenate([zeros, np.cumsum(t * y, axis=-1)], axis=-1)
+    cyy = np.concatenate([zeros, np.cumsum(y * y, axis=-1)], axis=-1)
+    return _Outcomes(active, k_surv, cy, cty, cyy)
+
+
+def _concat(parts: list[_Outcomes]) -> _Outcomes:
+    return _Outcomes(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in _Outcomes.__dataclass_fields__)
+    )
+
+
+def _norm_cdf(x: FloatArray) -> FloatArray:
+    return np.asarray(special.ndtr(x), dtype=np.float64)
+
+
+def _analyse(
+    design: PlatformDesign,
+    sched: EnrolmentSchedule,
+    oc: _Outcomes,
+    k_obs: IntArray,
+    ctrl: BoolArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Estimated log DRR and its SE per trial and regimen, shape ``(S, R)`` each."""
+    t = np.asarray(design.visit_weeks) * WEEKS_TO_MONTHS
+    ct = np.concatenate([[0.0], np.cumsum(t)])
+    ctt = np.concatenate([[0.0], np.cumsum(t * t)])
+    k = k_obs
+    n_s, n_p = k.shape
+    flat = np.arange(n_s * n_p) * oc.cy.shape[-1] + k.ravel()
+    sy = oc.cy.reshape(-1)[flat].reshape(n_s, n_p)
+    sty = oc.cty.reshape(-1)[flat].reshape(n_s, n_p)
+    syy = oc.cyy.reshape(-1)[flat].reshape(n_s, n_p)
+    st = ct[k]
+    stt = ctt[k]
+    nk = k.astype(np.float64)
+    has2 = k >= 2
+    nsafe = np.maximum(nk, 1.0)
+    sxx = stt - st * st / nsafe
+    sxy = sty - st * sy / nsafe
+    sxx_safe = np.where(has2, sxx, 1.0)
+    s = np.where(has2, sxy / sxx_safe, 0.0)
+    rss = np.where(k >= 3, syy - sy * sy / nsafe - s * sxy, 0.0)
+    dof = np.maximum(nk - 2.0, 0.0)
+    sig_e2 = rss.sum(axis=1) / np.maximum(dof.sum(axis=1), 1.0)  # (S,)
+    no_dof = dof.sum(axis=1) < 1
+    sig_e2 = np.where(no_dof, design.outcome.residual_sd**2, sig_e2)
+    # between-patient slope variance: group-centred slopes (group = regimen x arm)
+    r_count = len(design.regimens)
+    n_g = 2 * r_count
+    grp = sched.regimen[None, :] * 2 + oc.active.astype(np.int64)  # (S, P)
+    h = has2.astype(np.float64)
+    gidx = (np.arange(n_s)[:, None] * n_g + grp).ravel()
+    g_n = np.bincount(gidx, weights=h.ravel(), minlength=n_s * n_g).reshape(n_s, n_g)
+    g_sum = np.bincount(gidx, weights=(h * s).ravel(), minlength=n_s * n_g).reshape(n_s, n_g)
+    g_mean = g_sum / np.maximum(g_n, 1.0)
+    resid = s - g_mean.reshape(-1)[gidx].reshape(n_s, n_p)
+    n_has = h.sum(axis=1)
+    n_groups = (g_n > 0).sum(axis=1)
+    var_s = (h * resid**2).sum(axis=1) / np.maximum(n_has - n_groups, 1.0)
+    noise = (h * sig_e2[:, None] / sxx_safe).sum(axis=1) / np.maximum(n_has, 1.0)
+    sig_b2 = np.maximum(var_s - noise, 0.01 * design.outcome.slope_sd**2 + 1e-4)
+    w = np.where(has2, 1.0 / (sig_b2[:, None] + sig_e2[:, None] / sxx_safe), 0.0)
+    ws = w * s
+    own = (sched.regimen[:, None] == np.arange(r_count)[None, :]).astype(np.float64)  # (P, R)
+    act = oc.active.astype(np.float64)
+    plc = 1.0 - act
+    ctrl_f = ctrl.astype(np.float64)
+    wa = (w * act) @ own
+    ma = ((ws * act) @ own) / np.maximum(wa, _EPS)
+    wp = (w * plc) @ ctrl_f
+    mp = ((ws * plc) @ ctrl_f) / np.maximum(wp, _EPS)
+    ok = (wa > 0) & (wp > 0)
+    # slopes are negative; clip so the log is defined (a non-declining mean is rare)
+    la = np.log(np.maximum(-ma, 1e-3))
+    lp = np.log(np.maximum(-mp, 1e-3))
+    est = la - lp
+    var = 1.0 / np.maximum(wa, _EPS) / np.maximum(ma * ma, 1e-6) + 1.0 / np.maximum(
+        wp, _EPS
+    ) / np.maximum(mp * mp, 1e-6)
+    se = np.where(ok, np.sqrt(var), np.nan)
+    return np.where(ok, est, np.nan), se
+
+
+def _control_masks(design: PlatformDesign, sched: EnrolmentSchedule) -> BoolArray:
+    """Which patients may serve as controls of each regimen, shape ``(P, R)``."""
+    r_count = len(design.regimens)
+    own = sched.regimen[:, None] == np.arange(r_count)[None, :]
+    if design.control_sharing.rule == "own":
+        return own
+    wmo = design.control_sharing.window_months
+    lo = np.array([sched.enrol_month[sched.regimen == r].min() for r in range(r_count)])
+    hi = np.array([sched.enrol_month[sched.regimen == r].max() for r in range(r_count)])
+    e = sched.enrol_month[:, None]
+    return own | ((e >= lo[None, :] - wmo - 1e-9) & (e <= hi[None, :] + wmo + 1e-9))
+
+
+def _run_chunk(
+    design: PlatformDesign,
+    scenario: Scenario,
+    seeds: list[np.random.SeedSequence],
+    sizes: list[int],
+) -> dict[str, FloatArray]:
+    """Simulate the blocks ``seeds`` (sizes ``sizes``); per-trial outcomes, shape ``(S, R)``."""
+    sched = enrolment_schedule(design)
+    parts = [
+        _draw_block(design, scenario, sched, n, np.random.default_rng(ss))
+        for ss, n in zip(seeds, sizes, strict=True)
+    ]
+    oc = _concat(parts)
+    n_sims = oc.active.shape[0]
+    r_count = len(design.regimens)
+    ctrl = _control_masks(design, sched)
+    t = np.asarray(design.visit_weeks) * WEEKS_TO_MONTHS
+    events = sorted(
+        (lt, r, i == len(lk) - 1) for r, lk in enumerate(sched.looks) for i, lt in enumerate(lk)
+    )
+    stop_time = np.full((n_sims, r_count), np.inf)
+    success = np.zeros((n_sims, r_count), dtype=bool)
+    futile = np.zeros((n_sims, r_count), dtype=bool)
+    drr_hat = np.full((n_sims, r_count), np.nan)
+    suc_c = math.log(design.success.drr)
+    fut = design.futility
+    z_s = float(special.ndtri(design.success.threshold))
+    for when in sorted({e[0] for e in events}):
+        regs_here = [(r, is_final) for (lt, r, is_final) in events if lt == when]
+        enrolled = sched.enrol_month[None, :] <= stop_time[:, sched.regimen]  # (S, P)
+        k_cal = np.searchsorted(t, when - sched.enrol_month + 1e-9, side="right")  # (P,)
+        k_obs = np.where(enrolled, np.minimum(k_cal[None, :], oc.k_surv), 0)
+        est, se = _analyse(design, sched, oc, k_obs, ctrl)
+        for r, is_final in regs_here:
+            live = np.isinf(stop_time[:, r])
+            e_r, s_r = est[:, r], se[:, r]
+            valid = np.isfinite(e_r) & np.isfinite(s_r)
+            win = valid & ((suc_c - e_r) / np.where(valid, s_r, 1.0) > z_s)
+            decide = live & (win if (is_final or design.success.early) else False)
+            lose = np.zeros(n_sims, dtype=bool)
+            if not is_final and fut is not None:
+                p_fut = _norm_cdf((math.log(fut.drr) - e_r) / np.where(valid, s_r, 1.0))
+                lose = live & valid & ~decide & (p_fut < fut.threshold)
+            success[:, r] |= decide
+            futile[:, r] |= lose
+            stopping = decide | lose | (live & is_final)
+            stop_time[stopping, r] = when
+            drr_hat[stopping, r] = np.exp(e_r[stopping])
+    entry = np.array([rg.entry_month for rg in design.regimens])
+    n_enr = np.stack(
+        [
+            (sched.enrol_month[None, sched.regimen == r] <= stop_time[:, r : r + 1]).sum(axis=1)
+            for r in range(r_count)
+        ],
+        axis=1,
+    ).astype(np.float64)
+    return {
+        "success": success.astype(np.float64),
+        "futile": futile.astype(np.float64),
+        "n": n_enr,
+        "duration": stop_time - entry[None, :],
+        "drr": drr_hat,
+    }
+
+
+def _mean_se(x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    n = np.sum(np.isfinite(x), axis=0)
+    m = np.nanmean(x, axis=0) if np.all(n > 0) else np.full(x.shape[1], np.nan)
+    sd = np.nanstd(x, axis=0, ddof=1) if np.all(n > 1) else np.full(x.shape[1], np.nan)
+    return np.asarray(m, dtype=np.float64), np.asarray(sd / np.sqrt(np.maximum(n, 1)))
+
+
+def simulate(
+    design: PlatformDesign,
+    scenario: str | Scenario,
+    *,
+    n_sims: int = 1000,
+    seed: int = 0,
+    n_chunks: int | None = None,
+    n_workers: int = 1,
+) -> SimulationResult:
+    """Simulate ``n_sims`` platform trials under ``scenario`` and summarise per regimen.
+
+    Parameters
+    ----------
+    design
+        The platform design.
+    scenario
+        A scenario of ``design`` (by name) or a :class:`~alsnet.trials.design.Scenario`.
+    n_sims
+        Number of simulated trials.
+    seed
+        Root seed; block ``b`` uses ``SeedSequence(seed).spawn(n_blocks)[b]``.
+    n_chunks
+        Number of chunks the blocks are grouped into (memory vs speed; default: about 1,000
+        trials per chunk). Does not change the results.
+    n_workers
+        Processes to run chunks on (1 = in this process). Does not change the results.
+
+    Returns
+    -------
+    SimulationResult
+    """
+    if n_sims < 2:
+        raise ValueError("n_sims must be >= 2")
+    sc = design.scenario(scenario) if isinstance(scenario, str) else scenario
+    t0 = time.perf_counter()
+    n_blocks = -(-n_sims // BLOCK_SIZE)
+    sizes = [BLOCK_SIZE] * (n_blocks - 1) + [n_sims - BLOCK_SIZE * (n_blocks - 1)]
+    seeds = np.random.SeedSequence(seed).spawn(n_blocks)
+    if n_chunks is None:
+        n_chunks = max(1, round(n_sims / 1000), n_workers)
+    n_chunks = max(1, min(n_chunks, n_blocks))
+    bounds = np.linspace(0, n_blocks, n_chunks + 1).round().astype(int)
+    jobs = [
+        (seeds[bounds[i] : bounds[i + 1]], sizes[bounds[i] : bounds[i + 1]])
+        for i in range(n_chunks)
+    ]
+    if n_workers > 1:
+        with ProcessPoolExecutor(max_workers=n_workers) as ex:
+            futs = [ex.submit(_run_chunk, design, sc, s, z) for s, z in jobs]
+            outs = [f.result() for f in futs]
+    else:
+        outs = [_run_chunk(design, sc, s, z) for s, z in jobs]
+    res = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+    elapsed = time.perf_counter() - t0
+    log.info("simulated %d trials of %s/%s in %.2f s", n_sims, design.name, sc.name, elapsed)
+    ps, ps_se = _mean_se(res["success"])
+    pf, pf_se = _mean_se(res["futile"])
+    mn, mn_se = _mean_se(res["n"])
+    md, md_se = _mean_se(res["duration"])
+    mdrr, mdrr_se = _mean_se(res["drr"])
+    return SimulationResult(
+        design=design.name,
+        scenario=sc.name,
+        regimens=tuple(r.name for r in design.regimens),
+        sims=n_sims,
+        seed=seed,
+        elapsed_s=elapsed,
+        true_drr=tuple(float(x) for x in sc.drr),
+        p_success=ps,
+        p_success_se=ps_se,
+        p_early_futility=pf,
+        p_early_futility_se=pf_se,
+        mean_n=mn,
+        mean_n_se=mn_se,
+        mean_duration_months=md,
+        mean_duration_months_se=md_se,
+        mean_drr=mdrr,
+        mean_drr_se=mdrr_se,
+    )

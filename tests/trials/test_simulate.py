@@ -1,0 +1,165 @@
+"""Platform-trial simulation: closed-form size and power, monotone power, reproducibility, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from scipy import stats
+from typer.testing import CliRunner
+
+from alsnet.cli import app
+from alsnet.trials import PlatformDesign, SimulationResult, load_design, simulate
+
+SLOPE, SD_B, SD_E = -1.03, 0.76, 1.77
+VISITS = [0, 4, 8, 12, 16, 20, 24]
+
+
+def _fixed_design(threshold: float = 0.975) -> PlatformDesign:
+    """One regimen of 160 (3:1), no interims, no deaths or dropout: complete data."""
+    return PlatformDesign.from_dict(
+        {
+            "name": "fixed",
+            "regimens": [{"name": "A", "n": 160}],
+            "allocation": {"active": 3, "placebo": 1},
+            "control_sharing": {"rule": "own"},
+            "dropout_per_month": 0.0,
+            "visit_weeks": VISITS,
+            "interims": None,
+            "success": {"threshold": threshold},
+            "futility": None,
+            "outcome": {
+                "slope_mean": SLOPE,
+                "slope_sd": SD_B,
+                "residual_sd": SD_E,
+                "mortality_24w": 0.0,
+            },
+            "scenarios": {
+                "null": {},
+                "d85": {"drr": [0.85]},
+                "d70": {"drr": [0.70]},
+            },
+        }
+    )
+
+
+def _closed_form_power(drr: float, threshold: float) -> float:
+    """Delta-method power of the log-ratio test with known variance components."""
+    t = np.array(VISITS) * 12 / 52
+    sxx = float(((t - t.mean()) ** 2).sum())
+    var_a = ((SD_B * drr) ** 2 + SD_E**2 / sxx) / 120
+    var_p = (SD_B**2 + SD_E**2 / sxx) / 40
+    se = math.sqrt(var_a / (SLOPE * drr) ** 2 + var_p / SLOPE**2)
+    return float(stats.norm.cdf(-math.log(drr) / se - stats.norm.ppf(threshold)))
+
+
+def test_type_one_error_fixed_design_matches_nominal() -> None:
+    # Pr(DRR < 1) > s  <=>  z > Phi^-1(s): the normal-approximation test has size 1 - s
+    r = simulate(_fixed_design(0.975), "null", n_sims=4000, seed=11)
+    assert abs(r.p_success[0] - 0.025) < 4 * math.sqrt(0.025 * 0.975 / 4000) + 0.004
+    assert r.p_early_futility[0] == 0.0
+    assert r.mean_n[0] == 160 and r.mean_n_se[0] == 0.0
+    # second-order ratio bias: E[m_a / m_p] ~ 1 + CV(m_p)^2 (CV 0.13 with 40 placebo)
+    t = np.array(VISITS) * 12 / 52
+    cv2 = (SD_B**2 + SD_E**2 / float(((t - t.mean()) ** 2).sum())) / 40 / SLOPE**2
+    assert r.mean_drr[0] == pytest.approx(1.0 + cv2, abs=0.01)
+
+
+def test_power_matches_delta_method_closed_form() -> None:
+    expected = _closed_form_power(0.70, 0.975)
+    assert 0.55 < expected < 0.75  # a mid-range check point, sensitive to the variance
+    r = simulate(_fixed_design(0.975), "d70", n_sims=2000, seed=5)
+    assert abs(r.p_success[0] - expected) < 4 * r.p_success_se[0] + 0.02
+    assert r.mean_drr[0] == pytest.approx(0.70, abs=0.02)
+
+
+def test_power_increases_with_effect() -> None:
+    d = _fixed_design(0.975)
+    p = [simulate(d, s, n_sims=1000, seed=3).p_success[0] for s in ("null", "d85", "d70")]
+    assert p[0] < p[1] < p[2]
+    assert p[2] - p[0] > 0.4
+
+
+def test_chunk_and_worker_invariance() -> None:
+    d = load_design("healey")
+    a = simulate(d, "slow30", n_sims=500, seed=42, n_chunks=1)
+    b = simulate(d, "slow30", n_sims=500, seed=42, n_chunks=2)
+    c = simulate(d, "slow30", n_sims=500, seed=42, n_chunks=2, n_workers=2)
+    for m in ("p_success", "p_early_futility", "mean_n", "mean_duration_months", "mean_drr"):
+        np.testing.assert_array_equal(getattr(a, m), getattr(b, m))
+        np.testing.assert_array_equal(getattr(a, m), getattr(c, m))
+    other = simulate(d, "slow30", n_sims=500, seed=43)
+    assert not np.array_equal(a.mean_drr, other.mean_drr)
+
+
+def test_healey_null_futility_and_summary() -> None:
+    d = load_design("healey")
+    r = simulate(d, "null", n_sims=500, seed=1)
+    assert isinstance(r, SimulationResult)
+    assert r.regimens == ("A", "B", "C")
+    # futility stops cut sample size and duration below the maximum (160; entry + 17.5 months)
+    assert (r.p_early_futility > 0.15).all()
+    assert (r.mean_n < 160).all()
+    assert (r.p_success < 0.08).all()
+    df = r.summary()
+    assert list(df["regimen"]) == ["A", "B", "C"]
+    assert {"p_success_se", "mean_drr_se", "true_drr"} <= set(df.columns)
+    assert "p_success" in repr(r) and "<table" in r._repr_html_()
+
+
+def _check_result_json(data: dict[str, Any], sims: int, seed: int) -> None:
+    assert data["sims"] == sims and data["seed"] == seed and data["elapsed_s"] >= 0
+    keys = {"name", "p_success", "p_early_futility", "mean_n", "mean_duration_months"}
+    keys |= {"mean_drr", "true_drr"}
+    for row in data["regimens"]:
+        assert keys <= set(row)
+        for k in keys - {"name", "true_drr"}:
+            assert f"{k}_se" in row
+
+
+def test_cli_simulate_writes_result_json(tmp_path: Path) -> None:
+    out = tmp_path / "RESULT.json"
+    res = CliRunner().invoke(
+        app,
+        [
+            "trial",
+            "simulate",
+            "healey",
+            "--scenario",
+            "slow25",
+            "--sims",
+            "300",
+            "--seed",
+            "7",
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    _check_result_json(data, 300, 7)
+    assert [r["true_drr"] for r in data["regimens"]] == [0.75, 1.0, 1.0]
+    direct = simulate(load_design("healey"), "slow25", n_sims=300, seed=7)
+    assert data["regimens"][0]["p_success"] == direct.p_success[0]
+
+
+def test_cli_validate(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(app, ["trial", "validate", "healey"])
+    assert ok.exit_code == 0 and "valid" in ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        yaml.safe_dump(
+            {"name": "x", "regimens": [{"name": "A", "n": 40}], "success": {"threshold": 2}}
+        )
+    )
+    res = runner.invoke(app, ["trial", "validate", str(bad)])
+    assert res.exit_code == 2
+    assert "success.threshold" in res.output or "success.threshold" in (res.stderr or "")
+    missing = runner.invoke(app, ["trial", "simulate", "nope", "--scenario", "null"])
+    assert missing.exit_code == 2
