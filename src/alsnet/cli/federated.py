@@ -1,4 +1,4 @@
-"""CLI commands: ``alsnet federated run | policy check | audit``."""
+"""CLI commands: ``alsnet federated run | demo | policy check | audit``."""
 
 from __future__ import annotations
 
@@ -127,10 +127,55 @@ def audit_show(site_dir: Annotated[Path, typer.Argument(help="Site directory.")]
     console.print(f"{len(log.records())} record(s); hash chain intact")
 
 
+def demo(
+    patients: Annotated[int, typer.Option("--patients", help="Synthetic patients.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic cohort.")] = 7,
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for RESULT JSON files and report.html.")
+    ] = Path("federated_demo"),
+) -> None:
+    """Run the multi-site demo and print pooled vs federated estimates side by side."""
+    import numpy as np
+    from rich.table import Table
+
+    from alsnet.federated.demo import run_demo
+
+    res = run_demo(patients, seed=seed, out_dir=out)
+    sizes = ", ".join(f"{s} {n}" for s, n in res.site_sizes.items())
+    console.print(f"sites (patients): {sizes}", highlight=False)
+    for analysis, failed in res.refusals.items():
+        for site_id, reason in failed.items():
+            console.print(f"{analysis}: {site_id} did not contribute: {reason}", highlight=False)
+    table = Table(title="Pooled vs federated")
+    for col in ("analysis", "quantity", "pooled", "federated", "SE pooled", "SE federated"):
+        table.add_column(col, justify="left" if col in ("analysis", "quantity") else "right")
+    table.add_column("rel. diff", justify="right")
+
+    def fmt(v: object) -> str:
+        x = float(v)  # type: ignore[arg-type]
+        return "" if np.isnan(x) else f"{x:.6g}"
+
+    for r in res.comparison.itertuples(index=False):
+        table.add_row(
+            str(r.analysis),
+            str(r.quantity),
+            fmt(r.pooled),
+            fmt(r.federated),
+            fmt(r.se_pooled),
+            fmt(r.se_federated),
+            f"{r.rel_diff:.1e}",
+        )
+    console.print(table)
+    worst = ", ".join(f"{a} {v:.1e}" for a, v in res.max_rel_diff.items())
+    console.print(f"max relative difference: {worst}", highlight=False)
+    console.print(f"wrote {len(res.files)} files to {out}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``alsnet federated`` to ``app``."""
     fed.command("run")(handle_errors(run))
     fed.command("audit")(handle_errors(audit_show))
+    fed.command("demo")(handle_errors(demo))
     policy_app.command("check")(handle_errors(policy_check))
     fed.add_typer(policy_app, name="policy")
     app.add_typer(fed, name="federated")

@@ -3,7 +3,9 @@
 Sites keep their data; analyses travel to them as signed requests and only
 disclosure-checked aggregates come back. Federated results equal the pooled ones:
 summaries by summation, Kaplan-Meier on the common released grid, and site-stratified Cox
-regression (Efron ties) by Newton steps on summed scores and information matrices.
+regression (Efron ties) by Newton steps on summed scores and information matrices, and the
+ALSFRS-R linear mixed model (patient random intercept and slope, REML) by optimising the
+profiled likelihood over summed per-site aggregates.
 
 >>> from alsnet.federated import Policy
 >>> Policy.default("NL01").min_cell
@@ -26,7 +28,7 @@ from alsnet.federated.errors import (
 )
 from alsnet.federated.messages import Message, Request
 from alsnet.federated.policy import ANALYSES, Policy
-from alsnet.federated.results import CoxResult, KMResult, SummaryResult
+from alsnet.federated.results import CoxResult, KMResult, LMMResult, SummaryResult
 from alsnet.federated.site import Site, SiteLike
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "FederatedError",
     "FederationIncompleteError",
     "KMResult",
+    "LMMResult",
     "Message",
     "MessageIntegrityError",
     "Policy",
