@@ -136,6 +136,7 @@ def demo(
 ) -> None:
     """Run the multi-site demo and print pooled vs federated estimates side by side."""
     import numpy as np
+    from rich.markup import escape
     from rich.table import Table
 
     from alsnet.federated.demo import run_demo
@@ -145,7 +146,9 @@ def demo(
     console.print(f"sites (patients): {sizes}", highlight=False)
     for analysis, failed in res.refusals.items():
         for site_id, reason in failed.items():
-            console.print(f"{analysis}: {site_id} did not contribute: {reason}", highlight=False)
+            console.print(
+                escape(f"{analysis}: {site_id} did not contribute: {reason}"), highlight=False
+            )
     table = Table(title="Pooled vs federated")
     for col in ("analysis", "quantity", "pooled", "federated", "SE pooled", "SE federated"):
         table.add_column(col, justify="left" if col in ("analysis", "quantity") else "right")
@@ -157,8 +160,8 @@ def demo(
 
     for r in res.comparison.itertuples(index=False):
         table.add_row(
-            str(r.analysis),
-            str(r.quantity),
+            escape(str(r.analysis)),
+            escape(str(r.quantity)),
             fmt(r.pooled),
             fmt(r.federated),
             fmt(r.se_pooled),

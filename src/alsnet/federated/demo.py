@@ -168,7 +168,7 @@ def _km_rows(res: KMResult, parts: list[Cohort]) -> tuple[list[dict[str, Any]], 
         rows.append(
             {
                 "analysis": "km",
-                "quantity": f"S({months} mo) [at {int(cuts[i])} d]",
+                "quantity": f"S({months} mo), last cut {int(cuts[i])} d",
                 "pooled": float(pooled[i]),
                 "federated": float(fed[i]),
                 "rel_diff": float(diffs[i]),
