@@ -14,6 +14,7 @@ from alsnet.exceptions import DataValidationError
 from alsnet.twin import (
     adjusted_sample_size,
     procova_ancova,
+    procova_control_size,
     procova_power,
     procova_sample_size,
     procova_variance,
@@ -168,3 +169,13 @@ def test_ancova_bad_input() -> None:
         procova_variance(rho=1.0)
     with pytest.raises(ValueError, match="delta"):
         procova_sample_size(delta=0.0, sigma=1.0, rho=0.5)
+
+
+def test_control_size_matches_unadjusted_precision() -> None:
+    # 1/n0 = (1/100 + 1/100)/0.75 - 1/100 = 1/60
+    assert procova_control_size(n_treated=100, n_control_unadjusted=100, rho=0.5) == 60
+    for rho in (0.3, 0.6):
+        n0 = procova_control_size(n_treated=150, n_control_unadjusted=120, rho=rho)
+        target = 1 / 150 + 1 / 120
+        assert (1 - rho**2) * (1 / n0 + 1 / 150) <= target + 1e-12
+        assert (1 - rho**2) * (1 / (n0 - 1) + 1 / 150) > target

@@ -36,6 +36,7 @@ __all__ = [
     "SampleSize",
     "adjusted_sample_size",
     "procova_ancova",
+    "procova_control_size",
     "procova_power",
     "procova_sample_size",
     "procova_variance",
@@ -201,10 +202,48 @@ def procova_power(
     a = alpha / 2 if alternative == "two-sided" else alpha
     _check("alpha", alpha, 0.0, 1.0)
     crit = stats.t.ppf(1 - a, df)
-    pw = stats.nct.sf(crit, df, ncp)
-    if alternative == "two-sided":
-        pw = pw + stats.nct.cdf(-crit, df, ncp)
-    return np.asarray(pw, dtype="float64")
+    with np.errstate(all="ignore"):
+        pw = stats.nct.sf(crit, df, ncp)
+        if alternative == "two-sided":
+            pw = pw + stats.nct.cdf(-crit, df, ncp)
+    # scipy's noncentral t returns NaN far in the tail (power ~ 1): use the normal form there
+    z = stats.norm.ppf(1 - a)
+    approx = stats.norm.cdf(ncp - z)
+    pw = np.where(np.isfinite(pw), pw, approx)
+    return np.asarray(np.clip(pw, 0.0, 1.0), dtype="float64")
+
+
+def procova_control_size(*, n_treated: int, n_control_unadjusted: int, rho: float) -> int:
+    """Smallest control arm giving PROCOVA the precision of an unadjusted trial.
+
+    With equal σ and ρ, Var(τ̂) = σ²(1 − ρ²)(1/n₀ + 1/n₁). Keeping the treated arm
+    n₁ and matching the unadjusted variance σ²(1/n₁ + 1/n₀ᵘ) gives
+    1/n₀ = (1/n₁ + 1/n₀ᵘ)/(1 − ρ²) − 1/n₁.
+
+    Parameters
+    ----------
+    n_treated : int
+        Patients on the experimental arm (kept), n₁.
+    n_control_unadjusted : int
+        Control patients of the unadjusted design, n₀ᵘ.
+    rho : float
+        Correlation of outcome and prognostic score, in [0, 1).
+
+    Returns
+    -------
+    int
+        Control patients needed with PROCOVA (rounded up).
+
+    Examples
+    --------
+    >>> procova_control_size(n_treated=100, n_control_unadjusted=100, rho=0.5)
+    60
+    """
+    _check("rho", rho, -1.0, 1.0)
+    if n_treated < 1 or n_control_unadjusted < 1:
+        raise ValueError("arm sizes must be positive")
+    inv = (1 / n_treated + 1 / n_control_unadjusted) / (1 - rho**2) - 1 / n_treated
+    return math.ceil(1 / inv - 1e-9)
 
 
 @dataclass(frozen=True, slots=True)
