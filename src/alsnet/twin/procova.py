@@ -143,7 +143,7 @@ def procova_power(
     sigma: float,
     rho: float,
     alpha: float = 0.05,
-    ratio: float = 1.0,
+    ratio: ArrayLike = 1.0,
     alternative: Alternative = "two-sided",
     method: Method = "t",
 ) -> np.ndarray:
@@ -162,8 +162,8 @@ def procova_power(
         unadjusted test.
     alpha : float, default 0.05
         Type I error rate, split over both tails for ``alternative="two-sided"``.
-    ratio : float, default 1.0
-        Allocation ratio r = n₁/n₀ (treated per control patient).
+    ratio : array_like of float, default 1.0
+        Allocation ratio r = n₁/n₀ (treated per control patient), broadcast with ``n``.
     alternative : {"two-sided", "one-sided"}
         Test direction; "one-sided" tests in the direction of ``delta``.
     method : {"t", "normal"}
@@ -182,11 +182,12 @@ def procova_power(
     0.807
     """
     _check("rho", rho, -1.0, 1.0)
-    if not (ratio > 0 and sigma > 0):
+    rr = np.asarray(ratio, dtype="float64")
+    if not (np.all(rr > 0) and sigma > 0):
         raise ValueError("ratio and sigma must be positive")
     nn = np.asarray(n, dtype="float64")
-    alloc = ratio / (1 + ratio)
-    v = procova_variance(rho=rho, sigma=sigma, allocation=alloc)
+    alloc = rr / (1 + rr)
+    v = sigma**2 * (1 - rho**2) / (alloc * (1 - alloc))  # procova_variance at equal arms
     ncp = abs(delta) / np.sqrt(v / nn)
     if method == "normal":
         z = _z_alpha(alpha, alternative)
@@ -316,27 +317,20 @@ def _size(
         return n1, n0, pw
     # exact t search over candidate totals around the Guenther-Schouten value
     lo = max(4, math.floor(0.8 * n_approx) - 5)
-    cand = np.arange(lo, math.ceil(1.2 * n_approx) + 20)
-    arms = np.array([_arms(float(c), ratio) for c in cand])
-    totals = arms.sum(axis=1)
-    # power with the exact arm sizes: ratio of the realised arms
-    r_real = arms[:, 0] / arms[:, 1]
-    pws = np.array(
-        [
-            float(
-                procova_power(
-                    n=t,
-                    delta=delta,
-                    sigma=sigma,
-                    rho=rho,
-                    alpha=alpha,
-                    ratio=r,
-                    alternative=alt,
-                    method="t",
-                )
-            )
-            for t, r in zip(totals, r_real, strict=True)
-        ]
+    cand = np.arange(lo, math.ceil(1.2 * n_approx) + 20, dtype="float64")
+    n1s = np.ceil(cand * ratio / (1 + ratio) - 1e-9)
+    n0s = np.ceil(cand / (1 + ratio) - 1e-9)
+    arms = np.column_stack([n1s, n0s]).astype(int)
+    # power with the realised arm sizes (and their realised ratio)
+    pws = procova_power(
+        n=n1s + n0s,
+        delta=delta,
+        sigma=sigma,
+        rho=rho,
+        alpha=alpha,
+        ratio=n1s / n0s,
+        alternative=alt,
+        method="t",
     )
     ok = np.flatnonzero(pws >= power)
     if ok.size == 0:  # pragma: no cover - the search window is generous
