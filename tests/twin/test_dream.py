@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -121,5 +122,7 @@ def test_benchmark_runner_on_registry_features() -> None:
     s = res.summary()
     assert {"4-fold CV", "test (once)", "reference test"} == set(s["split"])
     assert "DreamBenchmark(chosen='ridge'" in repr(res)
+    js = json.loads(res.to_json())
+    assert js["chosen"] == "ridge" and [c["model"] for c in js["cv"]] == ["mean", "ridge"]
     cv_only = run_dream_benchmark(data, candidates=("mean",), chosen="mean", evaluate_test=False)
     assert np.isnan(cv_only.test_rmsd)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -156,6 +157,7 @@ def test_ancova_matches_numpy_least_squares() -> None:
     assert r.summary().shape == (1, 8)
     assert "ProcovaResult(estimate=" in repr(r)
     assert "<table" in r._repr_html_()
+    assert json.loads(r.to_json())["n_treated"] == 30
 
 
 def test_ancova_bad_input() -> None:

@@ -267,6 +267,26 @@ class DreamBenchmark:
         ]
         return pd.DataFrame(rows)
 
+    def to_json(self) -> str:
+        """The benchmark as JSON: scalars plus the CV table as a list of records."""
+        import json
+
+        from alsnet import __version__
+
+        return json.dumps(
+            {
+                "chosen": self.chosen,
+                "test_rmsd": self.test_rmsd,
+                "test_r": self.test_r,
+                "n_train": self.n_train,
+                "n_test": self.n_test,
+                "folds": self.folds,
+                "seed": self.seed,
+                "alsnet_version": __version__,
+                "cv": self.cv.to_dict(orient="records"),
+            }
+        )
+
     def __repr__(self) -> str:
         return (
             f"DreamBenchmark(chosen={self.chosen!r}, test_rmsd={self.test_rmsd:.4f}, "

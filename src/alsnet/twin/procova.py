@@ -452,6 +452,13 @@ class ProcovaResult:
             }
         )
 
+    def to_json(self) -> str:
+        """All fields as a JSON object (numbers as floats/ints)."""
+        import json
+        from dataclasses import asdict
+
+        return json.dumps(asdict(self))
+
     def __repr__(self) -> str:
         lvl = round(100 * (1 - self.alpha))
         return (

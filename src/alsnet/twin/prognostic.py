@@ -119,7 +119,7 @@ class PrognosticScore(RegressorMixin, BaseEstimator):
     ----------
     model : {"mean", "ridge", "forest", "boosting", "ensemble"}, default "ensemble"
         Model family (see :func:`make_candidate`). The default was chosen by
-        10-fold cross-validation on the 1,197 DREAM training rows only
+        5-fold cross-validation on the 1,197 DREAM training rows only
         (``benchmarks/bench_dream.py``).
     n_estimators : int, default 500
         Trees of the random forest (forest and ensemble).
