@@ -163,3 +163,20 @@ def test_cli_validate(tmp_path: Path) -> None:
     assert "success.threshold" in res.output or "success.threshold" in (res.stderr or "")
     missing = runner.invoke(app, ["trial", "simulate", "nope", "--scenario", "null"])
     assert missing.exit_code == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("scenario", "published", "margin"),
+    [("null", 0.024, 0.010), ("slow25", 0.61, 0.04), ("slow30", 0.77, 0.04)],
+)
+def test_healey_reproduces_published_operating_characteristics(
+    scenario: str, published: float, margin: float
+) -> None:
+    # SAP Appendix I, Table 6.1.1 (reference/platform-trials.md §1); the margin allows for
+    # the normal approximation standing in for HEALEY's Bayesian shared-parameter model
+    r = simulate(load_design("healey"), scenario, n_sims=4000, seed=2026)
+    assert abs(r.p_success[0] - published) < margin + 3 * r.p_success_se[0]
+    if scenario != "null":
+        assert r.p_early_futility[0] < 0.03  # published 0.01 / 0.00
+        assert r.mean_drr[0] == pytest.approx(r.true_drr[0], abs=0.03)

@@ -284,67 +284,98 @@ def _norm_cdf(x: FloatArray) -> FloatArray:
     return np.asarray(special.ndtr(x), dtype=np.float64)
 
 
-def _analyse(
-    design: PlatformDesign,
-    sched: EnrolmentSchedule,
-    oc: _Outcomes,
-    k_obs: IntArray,
-    ctrl: BoolArray,
-) -> tuple[FloatArray, FloatArray]:
-    """Estimated log DRR and its SE per trial and regimen, shape ``(S, R)`` each."""
+@dataclass(frozen=True)
+class _Context:
+    """Per-chunk constants of the analysis (independent of the look)."""
+
+    st_over_n: FloatArray  # (V+1,) sum(t)/n for the first k visits
+    inv_n: FloatArray  # (V+1,) 1/n (0 for k = 0)
+    sxx: FloatArray  # (V+1,) sum((t - mean t)^2)
+    inv_sxx: FloatArray  # (V+1,) 1/sxx (0 for k < 2)
+    has2: FloatArray  # (V+1,) 1 if k >= 2
+    has3: FloatArray  # (V+1,) 1 if k >= 3
+    dof: FloatArray  # (V+1,) max(k - 2, 0)
+    gidx: IntArray  # (S*P,) flat (trial, regimen x arm) group index
+    plc: FloatArray  # (S, P) 1 for placebo patients
+    ctrl: FloatArray  # (P, R) control eligibility
+
+
+def _context(design: PlatformDesign, sched: EnrolmentSchedule, oc: _Outcomes) -> _Context:
     t = np.asarray(design.visit_weeks) * WEEKS_TO_MONTHS
+    k = np.arange(t.size + 1)
     ct = np.concatenate([[0.0], np.cumsum(t)])
     ctt = np.concatenate([[0.0], np.cumsum(t * t)])
+    n = np.maximum(k, 1).astype(np.float64)
+    sxx = ctt - ct * ct / n
+    has2 = (k >= 2).astype(np.float64)
+    inv_sxx = np.where(k >= 2, 1.0 / np.where(k >= 2, sxx, 1.0), 0.0)
+    n_s = oc.active.shape[0]
+    n_g = 2 * len(design.regimens)
+    grp = sched.regimen[None, :] * 2 + oc.active.astype(np.int64)
+    return _Context(
+        st_over_n=ct / n,
+        inv_n=np.where(k >= 1, 1.0 / n, 0.0),
+        sxx=sxx,
+        inv_sxx=inv_sxx,
+        has2=has2,
+        has3=(k >= 3).astype(np.float64),
+        dof=np.maximum(k - 2, 0).astype(np.float64),
+        gidx=(np.arange(n_s)[:, None] * n_g + grp).ravel(),
+        plc=(~oc.active).astype(np.float64),
+        ctrl=_control_masks(design, sched).astype(np.float64),
+    )
+
+
+def _group_sums(ctx: _Context, x: FloatArray, n_s: int, n_g: int) -> FloatArray:
+    out = np.bincount(ctx.gidx, weights=x.ravel(), minlength=n_s * n_g)
+    return np.asarray(out, dtype=np.float64).reshape(n_s, n_g)
+
+
+def _analyse(
+    design: PlatformDesign,
+    ctx: _Context,
+    oc: _Outcomes,
+    k_obs: IntArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Estimated log DRR and its SE per trial and regimen, shape ``(S, R)`` each."""
     k = k_obs
     n_s, n_p = k.shape
+    r_count = len(design.regimens)
+    n_g = 2 * r_count
     flat = np.arange(n_s * n_p) * oc.cy.shape[-1] + k.ravel()
     sy = oc.cy.reshape(-1)[flat].reshape(n_s, n_p)
     sty = oc.cty.reshape(-1)[flat].reshape(n_s, n_p)
     syy = oc.cyy.reshape(-1)[flat].reshape(n_s, n_p)
-    st = ct[k]
-    stt = ctt[k]
-    nk = k.astype(np.float64)
-    has2 = k >= 2
-    nsafe = np.maximum(nk, 1.0)
-    sxx = stt - st * st / nsafe
-    sxy = sty - st * sy / nsafe
-    sxx_safe = np.where(has2, sxx, 1.0)
-    s = np.where(has2, sxy / sxx_safe, 0.0)
-    rss = np.where(k >= 3, syy - sy * sy / nsafe - s * sxy, 0.0)
-    dof = np.maximum(nk - 2.0, 0.0)
-    sig_e2 = rss.sum(axis=1) / np.maximum(dof.sum(axis=1), 1.0)  # (S,)
-    no_dof = dof.sum(axis=1) < 1
-    sig_e2 = np.where(no_dof, design.outcome.residual_sd**2, sig_e2)
+    h = ctx.has2[k]
+    inv_sxx = ctx.inv_sxx[k]
+    sxy = sty - ctx.st_over_n[k] * sy
+    s = sxy * inv_sxx  # OLS slope; 0 where fewer than 2 visits
+    rss = ctx.has3[k] * (syy - sy * sy * ctx.inv_n[k] - s * sxy)
+    dof_sum = ctx.dof[k].sum(axis=1)
+    sig_e2 = np.where(
+        dof_sum < 1, design.outcome.residual_sd**2, rss.sum(axis=1) / np.maximum(dof_sum, 1.0)
+    )
     # between-patient slope variance: group-centred slopes (group = regimen x arm)
-    r_count = len(design.regimens)
-    n_g = 2 * r_count
-    grp = sched.regimen[None, :] * 2 + oc.active.astype(np.int64)  # (S, P)
-    h = has2.astype(np.float64)
-    gidx = (np.arange(n_s)[:, None] * n_g + grp).ravel()
-    g_n = np.bincount(gidx, weights=h.ravel(), minlength=n_s * n_g).reshape(n_s, n_g)
-    g_sum = np.bincount(gidx, weights=(h * s).ravel(), minlength=n_s * n_g).reshape(n_s, n_g)
-    g_mean = g_sum / np.maximum(g_n, 1.0)
-    resid = s - g_mean.reshape(-1)[gidx].reshape(n_s, n_p)
-    n_has = h.sum(axis=1)
+    g_n = _group_sums(ctx, h, n_s, n_g)
+    g_mean = _group_sums(ctx, s, n_s, n_g) / np.maximum(g_n, 1.0)
+    resid = s - g_mean.reshape(-1)[ctx.gidx].reshape(n_s, n_p)
+    n_has = g_n.sum(axis=1)
     n_groups = (g_n > 0).sum(axis=1)
-    var_s = (h * resid**2).sum(axis=1) / np.maximum(n_has - n_groups, 1.0)
-    noise = (h * sig_e2[:, None] / sxx_safe).sum(axis=1) / np.maximum(n_has, 1.0)
+    var_s = (h * resid * resid).sum(axis=1) / np.maximum(n_has - n_groups, 1.0)
+    noise = sig_e2 * inv_sxx.sum(axis=1) / np.maximum(n_has, 1.0)
     sig_b2 = np.maximum(var_s - noise, 0.01 * design.outcome.slope_sd**2 + 1e-4)
-    w = np.where(has2, 1.0 / (sig_b2[:, None] + sig_e2[:, None] / sxx_safe), 0.0)
+    w = h / (sig_b2[:, None] + sig_e2[:, None] * inv_sxx)
     ws = w * s
-    own = (sched.regimen[:, None] == np.arange(r_count)[None, :]).astype(np.float64)  # (P, R)
-    act = oc.active.astype(np.float64)
-    plc = 1.0 - act
-    ctrl_f = ctrl.astype(np.float64)
-    wa = (w * act) @ own
-    ma = ((ws * act) @ own) / np.maximum(wa, _EPS)
-    wp = (w * plc) @ ctrl_f
-    mp = ((ws * plc) @ ctrl_f) / np.maximum(wp, _EPS)
+    g_w = _group_sums(ctx, w, n_s, n_g)
+    g_ws = _group_sums(ctx, ws, n_s, n_g)
+    wa = g_w[:, 1::2]
+    ma = g_ws[:, 1::2] / np.maximum(wa, _EPS)
+    both = np.concatenate([w * ctx.plc, ws * ctx.plc]) @ ctx.ctrl  # (2S, R)
+    wp = both[:n_s]
+    mp = both[n_s:] / np.maximum(wp, _EPS)
     ok = (wa > 0) & (wp > 0)
     # slopes are negative; clip so the log is defined (a non-declining mean is rare)
-    la = np.log(np.maximum(-ma, 1e-3))
-    lp = np.log(np.maximum(-mp, 1e-3))
-    est = la - lp
+    est = np.log(np.maximum(-ma, 1e-3)) - np.log(np.maximum(-mp, 1e-3))
     var = 1.0 / np.maximum(wa, _EPS) / np.maximum(ma * ma, 1e-6) + 1.0 / np.maximum(
         wp, _EPS
     ) / np.maximum(mp * mp, 1e-6)
@@ -380,7 +411,7 @@ def _run_chunk(
     oc = _concat(parts)
     n_sims = oc.active.shape[0]
     r_count = len(design.regimens)
-    ctrl = _control_masks(design, sched)
+    ctx = _context(design, sched, oc)
     t = np.asarray(design.visit_weeks) * WEEKS_TO_MONTHS
     events = sorted(
         (lt, r, i == len(lk) - 1) for r, lk in enumerate(sched.looks) for i, lt in enumerate(lk)
@@ -397,7 +428,7 @@ def _run_chunk(
         enrolled = sched.enrol_month[None, :] <= stop_time[:, sched.regimen]  # (S, P)
         k_cal = np.searchsorted(t, when - sched.enrol_month + 1e-9, side="right")  # (P,)
         k_obs = np.where(enrolled, np.minimum(k_cal[None, :], oc.k_surv), 0)
-        est, se = _analyse(design, sched, oc, k_obs, ctrl)
+        est, se = _analyse(design, ctx, oc, k_obs)
         for r, is_final in regs_here:
             live = np.isinf(stop_time[:, r])
             e_r, s_r = est[:, r], se[:, r]
