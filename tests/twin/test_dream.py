@@ -126,3 +126,4 @@ def test_benchmark_runner_on_registry_features() -> None:
     assert js["chosen"] == "ridge" and [c["model"] for c in js["cv"]] == ["mean", "ridge"]
     cv_only = run_dream_benchmark(data, candidates=("mean",), chosen="mean", evaluate_test=False)
     assert np.isnan(cv_only.test_rmsd)
+    assert "test (once)" not in set(cv_only.summary()["split"])
