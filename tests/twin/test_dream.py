@@ -119,6 +119,7 @@ def test_benchmark_runner_on_registry_features() -> None:
     assert cv[0] == pytest.approx(rmsd(ytr, pred))
     assert cv[1] < cv[0]
     assert res.n_test == int(test.sum()) and np.isfinite(res.test_rmsd)
+    assert res.test_rmsd == pytest.approx(rmsd(f.loc[test, TARGET], res.test_predictions))
     s = res.summary()
     assert {"4-fold CV", "test (once)", "reference test"} == set(s["split"])
     assert "DreamBenchmark(chosen='ridge'" in repr(res)

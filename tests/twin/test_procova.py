@@ -17,6 +17,7 @@ from alsnet.twin import (
     procova_ancova,
     procova_control_size,
     procova_power,
+    procova_resampling,
     procova_sample_size,
     procova_variance,
 )
@@ -181,3 +182,22 @@ def test_control_size_matches_unadjusted_precision() -> None:
         target = 1 / 150 + 1 / 120
         assert (1 - rho**2) * (1 / n0 + 1 / 150) <= target + 1e-12
         assert (1 - rho**2) * (1 / (n0 - 1) + 1 / 150) > target
+
+
+def test_resampling_check_agrees_with_formulas() -> None:
+    rng = np.random.default_rng(9)
+    m, rho = 3000, 0.6
+    s = rng.standard_normal(m)
+    y = rho * s + math.sqrt(1 - rho**2) * rng.standard_normal(m)
+    chk = procova_resampling(y, s, n=200, effect=0.35, reps=3000, seed=1)
+    assert chk.rho == pytest.approx(rho, abs=0.03)
+    assert chk.variance_ratio == pytest.approx(1 - chk.rho**2, abs=0.06)
+    assert chk.type1_unadjusted == pytest.approx(0.05, abs=0.015)
+    assert chk.type1_adjusted == pytest.approx(0.05, abs=0.015)
+    pw_un = float(procova_power(n=200, delta=0.35, sigma=float(y.std()), rho=0.0))
+    pw_adj = float(procova_power(n=200, delta=0.35, sigma=float(y.std()), rho=chk.rho))
+    assert chk.power_unadjusted == pytest.approx(pw_un, abs=0.04)
+    assert chk.power_adjusted == pytest.approx(pw_adj, abs=0.04)
+    assert chk.se_unadjusted == pytest.approx(math.sqrt(4 / 200) * y.std(), rel=0.06)
+    with pytest.raises(ValueError, match="even"):
+        procova_resampling(y, s, n=201)

@@ -23,11 +23,13 @@ from alsnet.twin.dream import (
 from alsnet.twin.features import TARGET, WINDOW_VARIABLES, feature_columns, window_features
 from alsnet.twin.procova import (
     ProcovaResult,
+    ResamplingCheck,
     SampleSize,
     adjusted_sample_size,
     procova_ancova,
     procova_control_size,
     procova_power,
+    procova_resampling,
     procova_sample_size,
     procova_variance,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "DreamData",
     "ProcovaResult",
     "PrognosticScore",
+    "ResamplingCheck",
     "SampleSize",
     "adjusted_sample_size",
     "feature_columns",
@@ -51,6 +54,7 @@ __all__ = [
     "procova_ancova",
     "procova_control_size",
     "procova_power",
+    "procova_resampling",
     "procova_sample_size",
     "procova_variance",
     "rmsd",

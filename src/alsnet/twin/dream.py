@@ -27,7 +27,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -242,6 +242,9 @@ class DreamBenchmark:
         (NaN when ``evaluate_test`` was False).
     n_train, n_test, folds, seed : int
         Rows used, CV folds and seed.
+    test_predictions : Series
+        Scores of the chosen model on the test rows (empty without a test run), for
+        PROCOVA checks (:func:`alsnet.twin.procova_resampling`).
     """
 
     cv: pd.DataFrame
@@ -252,6 +255,7 @@ class DreamBenchmark:
     n_test: int
     folds: int
     seed: int
+    test_predictions: pd.Series = field(default_factory=lambda: pd.Series(dtype="float64"))
 
     def summary(self) -> pd.DataFrame:
         """CV table plus the test row of the chosen model and the reference figures."""
@@ -378,6 +382,7 @@ def run_dream_benchmark(
         }
     )
     t_rmsd = t_r = float("nan")
+    pte_s = pd.Series(dtype="float64")
     if evaluate_test:
         model = PrognosticScore(
             model=chosen, n_estimators=n_estimators, random_state=seed, n_jobs=n_jobs
@@ -385,6 +390,7 @@ def run_dream_benchmark(
         yte = data.y.loc[test].to_numpy(dtype="float64")
         pte = model.predict(data.X.loc[test])
         t_rmsd, t_r = rmsd(yte, pte), pearson_r(yte, pte)
+        pte_s = pd.Series(pte, index=data.y.index[test], name="score")
     return DreamBenchmark(
         cv=cv,
         chosen=chosen,
@@ -394,4 +400,5 @@ def run_dream_benchmark(
         n_test=int(test.sum()),
         folds=folds,
         seed=seed,
+        test_predictions=pte_s,
     )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -33,11 +33,13 @@ from alsnet.exceptions import DataValidationError, Problem
 
 __all__ = [
     "ProcovaResult",
+    "ResamplingCheck",
     "SampleSize",
     "adjusted_sample_size",
     "procova_ancova",
     "procova_control_size",
     "procova_power",
+    "procova_resampling",
     "procova_sample_size",
     "procova_variance",
 ]
@@ -552,4 +554,118 @@ def procova_ancova(
         score_coef=float(fit.params[2]),
         df=float(fit.df_resid),
         cov_type=cov_type,
+    )
+
+
+class ResamplingCheck(NamedTuple):
+    """Resampled two-arm trials analysed with and without the prognostic score.
+
+    Attributes
+    ----------
+    se_unadjusted, se_adjusted : float
+        Empirical SD of the effect estimate over the null trials, outcome units.
+    variance_ratio : float
+        ``(se_adjusted / se_unadjusted)²``; PROCOVA predicts 1 − ρ².
+    rho : float
+        Correlation of outcome and score in the pool.
+    type1_unadjusted, type1_adjusted : float
+        Rejection rates at two-sided ``alpha`` with no effect added.
+    power_unadjusted, power_adjusted : float
+        Rejection rates with ``effect`` added to the treated patients.
+    """
+
+    se_unadjusted: float
+    se_adjusted: float
+    variance_ratio: float
+    rho: float
+    type1_unadjusted: float
+    type1_adjusted: float
+    power_unadjusted: float
+    power_adjusted: float
+
+
+def _trial_stats(y: np.ndarray, s: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per replicate: (unadjusted estimate, its t, ANCOVA estimate, its t); rows = trials."""
+    n = y.shape[1]
+    n1 = t.sum(1)
+    n0 = n - n1
+    m1 = (t * y).sum(1) / n1
+    m0 = ((1 - t) * y).sum(1) / n0
+    v1 = ((t * (y - m1[:, None])) ** 2).sum(1) / (n1 - 1)
+    v0 = (((1 - t) * (y - m0[:, None])) ** 2).sum(1) / (n0 - 1)
+    sp = ((n1 - 1) * v1 + (n0 - 1) * v0) / (n - 2)
+    d = m1 - m0
+    t_un = d / np.sqrt(sp * (1 / n1 + 1 / n0))
+    X = np.stack([np.ones_like(y), t, s - s.mean(1, keepdims=True)], axis=2)
+    xtx = np.einsum("rni,rnj->rij", X, X)
+    beta = np.linalg.solve(xtx, np.einsum("rni,rn->ri", X, y)[..., None])[..., 0]
+    resid = y - np.einsum("rni,ri->rn", X, beta)
+    s2 = (resid**2).sum(1) / (n - 3)
+    se = np.sqrt(s2 * np.linalg.inv(xtx)[:, 1, 1])
+    return d, t_un, beta[:, 1], beta[:, 1] / se
+
+
+def procova_resampling(
+    outcome: ArrayLike,
+    score: ArrayLike,
+    *,
+    n: int = 200,
+    effect: float = 0.15,
+    reps: int = 4000,
+    alpha: float = 0.05,
+    seed: int | np.random.Generator = 0,
+) -> ResamplingCheck:
+    """Check PROCOVA on real outcomes: resample 1:1 trials from a pool of patients.
+
+    Each replicate draws ``n`` patients without replacement from the pool,
+    randomises exactly half to treatment and analyses the outcome by the
+    two-sample t-test and by the PROCOVA ANCOVA (y ~ 1 + arm + score). The null
+    trials add no effect; the power trials add ``effect`` to the treated outcomes.
+
+    Parameters
+    ----------
+    outcome : array_like of float, shape (m,)
+        Outcomes of the pool (e.g. DREAM test rows' dFRS, points/month).
+    score : array_like of float, shape (m,)
+        Prognostic scores of the same patients from a model that never saw them.
+    n : int, default 200
+        Patients per trial (even).
+    effect : float, default 0.15
+        Effect added to treated outcomes in the power trials, outcome units.
+    reps : int, default 4000
+        Trials per scenario.
+    alpha : float, default 0.05
+        Two-sided level.
+    seed : int or Generator
+        Randomness of the draws and of the allocation.
+
+    Returns
+    -------
+    ResamplingCheck
+    """
+    y = np.asarray(outcome, dtype="float64")
+    s = np.asarray(score, dtype="float64")
+    if y.shape != s.shape or y.ndim != 1 or not (np.all(np.isfinite(y)) and np.all(np.isfinite(s))):
+        raise ValueError("outcome and score must be finite 1-D arrays of equal length")
+    if n % 2 or n < 6 or n > len(y):
+        raise ValueError(f"n must be even, at least 6 and at most the pool size {len(y)}")
+    rng = np.random.default_rng(seed)
+    idx = np.argsort(rng.random((2 * reps, len(y))), axis=1)[:, :n]
+    t = np.zeros((2 * reps, n))
+    t[:, : n // 2] = 1.0  # positions are already a random order: first half treated
+    yy, ss = y[idx], s[idx]
+    yy[reps:] += effect * t[reps:]
+    d, t_un, b, t_adj = _trial_stats(yy, ss, t)
+    c_un = stats.t.ppf(1 - alpha / 2, n - 2)
+    c_adj = stats.t.ppf(1 - alpha / 2, n - 3)
+    se_un, se_adj = float(d[:reps].std(ddof=1)), float(b[:reps].std(ddof=1))
+    return ResamplingCheck(
+        se_unadjusted=se_un,
+        se_adjusted=se_adj,
+        variance_ratio=(se_adj / se_un) ** 2,
+        rho=float(np.corrcoef(y, s)[0, 1]),
+        type1_unadjusted=float(np.mean(np.abs(t_un[:reps]) > c_un)),
+        type1_adjusted=float(np.mean(np.abs(t_adj[:reps]) > c_adj)),
+        power_unadjusted=float(np.mean(np.abs(t_un[reps:]) > c_un)),
+        power_adjusted=float(np.mean(np.abs(t_adj[reps:]) > c_adj)),
     )
