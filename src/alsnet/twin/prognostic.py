@@ -26,6 +26,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -123,8 +124,8 @@ class PrognosticScore(RegressorMixin, BaseEstimator):
         (``benchmarks/bench_dream.py``).
     n_estimators : int, default 500
         Trees of the random forest (forest and ensemble).
-    random_state : int, default 0
-        Seed of every stochastic component.
+    random_state : int, RandomState or None, default 0
+        Seed of every stochastic component (an int gives reproducible fits).
     n_jobs : int or None, default None
         Parallel jobs for the forest.
 
@@ -190,8 +191,8 @@ class PrognosticScore(RegressorMixin, BaseEstimator):
         self._validate_params()
         Xa, ya = validate_data(self, X, y, ensure_all_finite="allow-nan", y_numeric=True)
         seed = self.random_state
-        if not isinstance(seed, Integral):
-            seed = int(np.random.default_rng(seed).integers(2**31 - 1)) if seed is None else 0
+        if not isinstance(seed, Integral):  # None or a RandomState: draw one integer seed
+            seed = int(check_random_state(seed).randint(2**31 - 1))
         est = clone(
             make_candidate(
                 self.model,
