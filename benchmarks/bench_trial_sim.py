@@ -6,6 +6,11 @@ Prints (1) the time for N HEALEY-like trials (3 concurrent regimens of 160, inte
 P(early futility) for regimen A next to the published values (SAP Appendix I, Table 6.1.1 /
 6.3; reference/platform-trials.md §1). The analysis is a normal approximation on the log
 slope ratio, not HEALEY's Bayesian shared-parameter joint model, so agreement is approximate.
+
+Measured (2 workers on a shared, loaded 2-core machine, seed 2026, 10,000 trials each):
+10,000 trials in 18 s; regimen A P(success) null 0.020 (published 0.024), slow25 0.611
+(0.61), slow30 0.783 (0.77), slow35 0.900 (0.88), drift_slower 0.072 (0.060, drift size
+assumed); early futility under the null 0.36 (published 0.28).
 """
 
 from __future__ import annotations

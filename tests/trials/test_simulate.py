@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 from alsnet.cli import app
 from alsnet.trials import PlatformDesign, SimulationResult, load_design, simulate
+from alsnet.trials.design import ControlSharing
 
 SLOPE, SD_B, SD_E = -1.03, 0.76, 1.77
 VISITS = [0, 4, 8, 12, 16, 20, 24]
@@ -110,6 +112,24 @@ def test_healey_null_futility_and_summary() -> None:
     assert list(df["regimen"]) == ["A", "B", "C"]
     assert {"p_success_se", "mean_drr_se", "true_drr"} <= set(df.columns)
     assert "p_success" in repr(r) and "<table" in r._repr_html_()
+
+
+def test_control_sharing_and_drift() -> None:
+    d = load_design("healey")
+    shared = simulate(d, "slow30", n_sims=1000, seed=9)
+    own = simulate(
+        dataclasses.replace(d, control_sharing=ControlSharing(rule="own")),
+        "slow30",
+        n_sims=1000,
+        seed=9,
+    )
+    # sharing the concurrent placebo of the other regimens (about 3x the controls) adds power
+    assert shared.p_success[0] > own.p_success[0] + 0.05
+    # a regimen population progressing more slowly than the shared controls inflates type I
+    drift = simulate(d, "drift_slower", n_sims=1000, seed=9)
+    null = simulate(d, "null", n_sims=1000, seed=9)
+    assert drift.p_success[0] > null.p_success[0] + 0.02
+    assert drift.mean_drr[0] < null.mean_drr[0] - 0.04
 
 
 def _check_result_json(data: dict[str, Any], sims: int, seed: int) -> None:
