@@ -481,7 +481,16 @@ def example_names() -> list[str]:
 
 
 def load_design(design: str | Path) -> PlatformDesign:
-    """Load a design from a file path or the name of a shipped example (e.g. ``"healey"``)."""
+    """Load a design from a file path or the name of a shipped example (e.g. ``"healey"``).
+
+    Examples
+    --------
+    >>> d = load_design("healey")
+    >>> [r.n for r in d.regimens], d.allocation, d.success.threshold
+    ([160, 160, 160], (3, 1), 0.979)
+    >>> sorted(d.scenarios)
+    ['drift_slower', 'null', 'slow25', 'slow30', 'slow35']
+    """
     p = Path(design)
     if p.exists():
         return PlatformDesign.from_file(p)

@@ -498,6 +498,17 @@ def simulate(
     Returns
     -------
     SimulationResult
+
+    Examples
+    --------
+    >>> from alsnet.trials import load_design, simulate
+    >>> res = simulate(load_design("healey"), "slow30", n_sims=250, seed=1)
+    >>> res.regimens, res.true_drr
+    (('A', 'B', 'C'), (0.7, 1.0, 1.0))
+    >>> bool(res.p_success[0] > 0.5 > res.p_success[1])
+    True
+    >>> sorted(res.to_dict())
+    ['design', 'elapsed_s', 'regimens', 'scenario', 'seed', 'sims']
     """
     if n_sims < 2:
         raise ValueError("n_sims must be >= 2")
