@@ -86,7 +86,7 @@ def test_load_from_file_and_defaults(tmp_path: Path) -> None:
         ("interims", {"first_n": 10, "every_weeks": 0}, r"interims\.every_weeks: must be > 0"),
         ("success", {"threshold": 1.5}, r"success\.threshold: must be in \(0, 1\), got 1\.5"),
         ("futility", {"threshold": 0.0}, r"futility\.threshold: must be in \(0, 1\)"),
-        ("control_sharing", {"rule": "all"}, r"control_sharing\.rule: must be one of"),
+        ("control_sharing", {"rule": "pooled"}, r"control_sharing\.rule: must be one of"),
         ("accrual_per_month", -1, r"accrual_per_month: must be > 0"),
         ("visit_weeks", [0, 8, 4], r"visit_weeks: must start at 0 and strictly increase"),
         ("visit_weeks", [0, 12, 30], r"visit_weeks: last visit 30 is after follow_up_weeks"),

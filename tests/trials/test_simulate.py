@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from alsnet.cli import app
 from alsnet.trials import PlatformDesign, SimulationResult, load_design, simulate
 from alsnet.trials.design import ControlSharing
+from alsnet.trials.simulate import _control_masks, enrolment_schedule
 
 SLOPE, SD_B, SD_E = -1.03, 0.76, 1.77
 VISITS = [0, 4, 8, 12, 16, 20, 24]
@@ -125,6 +126,16 @@ def test_control_sharing_and_drift() -> None:
     )
     # sharing the concurrent placebo of the other regimens (about 3x the controls) adds power
     assert shared.p_success[0] > own.p_success[0] + 0.05
+    pooled = dataclasses.replace(d, control_sharing=ControlSharing(rule="all"))
+    assert _control_masks(pooled, enrolment_schedule(pooled)).all()
+    sched = enrolment_schedule(d)
+    conc = _control_masks(d, sched)
+    # HEALEY's regimens enrol side by side, so +/-5.9 months covers every patient
+    assert conc.all()
+    short = dataclasses.replace(d, control_sharing=ControlSharing(window_months=0.0))
+    sm = _control_masks(short, sched)
+    a_hi = sched.enrol_month[sched.regimen == 0].max()
+    assert (sm[:, 0] == ((sched.regimen == 0) | (sched.enrol_month <= a_hi + 1e-9))).all()
     # a regimen population progressing more slowly than the shared controls inflates type I
     drift = simulate(d, "drift_slower", n_sims=1000, seed=9)
     null = simulate(d, "null", n_sims=1000, seed=9)

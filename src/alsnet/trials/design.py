@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 WEEKS_TO_MONTHS = 12.0 / 52.0
-_SHARING_RULES = ("own", "concurrent")
+_SHARING_RULES = ("own", "concurrent", "all")
 
 
 def _err(path: str, reason: str) -> TrialDesignError:
@@ -119,7 +119,8 @@ class ControlSharing:
 
     ``rule="own"``: only the regimen's own placebo. ``rule="concurrent"``: its own placebo plus
     every other regimen's placebo patient randomised within ``window_months`` of the regimen's
-    enrolment window (HEALEY: ±180 days ≈ 5.9 months).
+    enrolment window (HEALEY: ±180 days ≈ 5.9 months). ``rule="all"``: every placebo patient
+    of the platform, concurrent or not, without calendar-time adjustment (biased under drift).
     """
 
     rule: str = "concurrent"

@@ -389,6 +389,8 @@ def _control_masks(design: PlatformDesign, sched: EnrolmentSchedule) -> BoolArra
     own = sched.regimen[:, None] == np.arange(r_count)[None, :]
     if design.control_sharing.rule == "own":
         return own
+    if design.control_sharing.rule == "all":
+        return np.ones_like(own)
     wmo = design.control_sharing.window_months
     lo = np.array([sched.enrol_month[sched.regimen == r].min() for r in range(r_count)])
     hi = np.array([sched.enrol_month[sched.regimen == r].max() for r in range(r_count)])
