@@ -208,6 +208,11 @@ def test_healey_reproduces_published_operating_characteristics(
     # the normal approximation standing in for HEALEY's Bayesian shared-parameter model
     r = simulate(load_design("healey"), scenario, n_sims=4000, seed=2026)
     assert abs(r.p_success[0] - published) < margin + 3 * r.p_success_se[0]
-    if scenario != "null":
+    if scenario == "null":
+        # Table 6.1.2: futility stops at interims 1/2/3 had mean estimated DRR 1.35/1.21/1.16
+        drr_at_stop = [d for _, d in r.futility_by_look[0]]
+        np.testing.assert_allclose(drr_at_stop[:3], [1.35, 1.21, 1.16], atol=0.06)
+        assert 0.2 < r.p_early_futility[0] < 0.4  # published 0.28
+    else:
         assert r.p_early_futility[0] < 0.03  # published 0.01 / 0.00
         assert r.mean_drr[0] == pytest.approx(r.true_drr[0], abs=0.03)

@@ -141,7 +141,8 @@ class InterimSchedule:
 
     The first interim is at the calendar time when ``first_n`` of the regimen's patients could
     have completed follow-up; later interims follow every ``every_weeks`` weeks until the final
-    analysis (all of the regimen's patients could have completed follow-up). ``first_n=None``
+    analysis (all of the regimen's patients could have completed follow-up). An interim that
+    would fall less than half an interval before the final is not held. ``first_n=None``
     means no interims (fixed design). ``max_interims`` caps their number.
     """
 

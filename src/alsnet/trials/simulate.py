@@ -4,9 +4,9 @@ Model (per simulated trial; all arrays are shaped ``(n_sims, n_patients, ...)``)
 
 - **Enrolment**: a deterministic platform schedule computed once per design
   (:func:`enrolment_schedule`): patients arrive every ``1 / accrual_per_month`` months and go
-  to the open regimen (entered, not full) with the fewest patients so far (equal allocation
-  across open regimens). Within a regimen, arms follow permuted blocks of
-  ``active + placebo`` (e.g. 3:1), drawn per trial.
+  to the open regimens (entered, not full) in turn (round robin: equal randomisation rates
+  across open regimens, so the earliest regimen fills first). Within a regimen, arms follow
+  permuted blocks of ``active + placebo`` (e.g. 3:1), drawn per trial.
 - **ALSFRS-R**: patient slope ``b_i ~ N(slope_mean * population_slope_r, slope_sd^2)``
   (points/month), multiplied by the scenario's DRR for active patients; observations
   ``y_ij = b_i t_j + e_ij`` with ``e_ij ~ N(0, residual_sd^2)`` at the visit weeks
@@ -106,6 +106,7 @@ def enrolment_schedule(design: PlatformDesign) -> EnrolmentSchedule:
     order: list[int] = []
     dt = 1.0 / design.accrual_per_month
     k = 0
+    last = -1
     total = int(cap.sum())
     # one loop step per arriving patient of the (single) design schedule, not per trial
     while len(regimen) < total:
@@ -113,7 +114,9 @@ def enrolment_schedule(design: PlatformDesign) -> EnrolmentSchedule:
         open_ = (entry <= t + 1e-12) & (enrolled < cap)
         if open_.any():
             cand = np.flatnonzero(open_)
-            r = int(cand[np.argmin(enrolled[cand])])
+            after = cand[cand > last]
+            r = int(after[0] if after.size else cand[0])
+            last = r
             regimen.append(r)
             times.append(t)
             order.append(int(enrolled[r]))
@@ -134,7 +137,7 @@ def enrolment_schedule(design: PlatformDesign) -> EnrolmentSchedule:
         fn = design.interims.first_n
         if fn is not None:
             t = float(done[fn - 1])
-            while t < final - 1e-9:
+            while t < final - every / 2:
                 lk.append(t)
                 if design.interims.max_interims and len(lk) >= design.interims.max_interims:
                     break
@@ -162,7 +165,8 @@ class SimulationResult:
     ``p_early_futility``: of stopping for futility at an interim; ``mean_n``: patients
     randomised to the regimen (active + own placebo); ``mean_duration_months``: from the
     regimen's entry to its stopping look; ``mean_drr``: mean estimated DRR at the stopping
-    look; ``true_drr``: the scenario's DRR.
+    look; ``true_drr``: the scenario's DRR. ``futility_by_look[r][k]`` is
+    ``(P(futility stop at interim k), mean estimated DRR of those stops)`` (NaN if none).
     """
 
     design: str
@@ -182,6 +186,7 @@ class SimulationResult:
     mean_duration_months_se: FloatArray
     mean_drr: FloatArray
     mean_drr_se: FloatArray
+    futility_by_look: tuple[tuple[tuple[float, float], ...], ...] = ()
 
     def summary(self) -> pd.DataFrame:
         """One row per regimen: true DRR, each metric and its Monte Carlo SE."""
@@ -199,6 +204,11 @@ class SimulationResult:
             for m in _METRICS:
                 row[m] = float(getattr(self, m)[i])
                 row[f"{m}_se"] = float(getattr(self, f"{m}_se")[i])
+            if self.futility_by_look:
+                row["futility_by_look"] = [
+                    {"p": p, "mean_drr": None if math.isnan(d) else d}
+                    for p, d in self.futility_by_look[i]
+                ]
             rows.append(row)
         return {
             "design": self.design,
@@ -416,22 +426,23 @@ def _run_chunk(
     ctx = _context(design, sched, oc)
     t = np.asarray(design.visit_weeks) * WEEKS_TO_MONTHS
     events = sorted(
-        (lt, r, i == len(lk) - 1) for r, lk in enumerate(sched.looks) for i, lt in enumerate(lk)
+        (lt, r, i == len(lk) - 1, i) for r, lk in enumerate(sched.looks) for i, lt in enumerate(lk)
     )
     stop_time = np.full((n_sims, r_count), np.inf)
     success = np.zeros((n_sims, r_count), dtype=bool)
     futile = np.zeros((n_sims, r_count), dtype=bool)
     drr_hat = np.full((n_sims, r_count), np.nan)
+    stop_look = np.full((n_sims, r_count), -1.0)
     suc_c = math.log(design.success.drr)
     fut = design.futility
     z_s = float(special.ndtri(design.success.threshold))
     for when in sorted({e[0] for e in events}):
-        regs_here = [(r, is_final) for (lt, r, is_final) in events if lt == when]
+        regs_here = [(r, is_final, i) for (lt, r, is_final, i) in events if lt == when]
         enrolled = sched.enrol_month[None, :] <= stop_time[:, sched.regimen]  # (S, P)
         k_cal = np.searchsorted(t, when - sched.enrol_month + 1e-9, side="right")  # (P,)
         k_obs = np.where(enrolled, np.minimum(k_cal[None, :], oc.k_surv), 0)
         est, se = _analyse(design, ctx, oc, k_obs)
-        for r, is_final in regs_here:
+        for r, is_final, look in regs_here:
             live = np.isinf(stop_time[:, r])
             e_r, s_r = est[:, r], se[:, r]
             valid = np.isfinite(e_r) & np.isfinite(s_r)
@@ -446,6 +457,7 @@ def _run_chunk(
             stopping = decide | lose | (live & is_final)
             stop_time[stopping, r] = when
             drr_hat[stopping, r] = np.exp(e_r[stopping])
+            stop_look[stopping, r] = look
     entry = np.array([rg.entry_month for rg in design.regimens])
     n_enr = np.stack(
         [
@@ -460,7 +472,23 @@ def _run_chunk(
         "n": n_enr,
         "duration": stop_time - entry[None, :],
         "drr": drr_hat,
+        "look": stop_look,
     }
+
+
+def _futility_by_look(
+    res: dict[str, FloatArray], sched: EnrolmentSchedule
+) -> tuple[tuple[tuple[float, float], ...], ...]:
+    """Per regimen and interim: P(futility stop there) and mean estimated DRR of those stops."""
+    out = []
+    for r, lk in enumerate(sched.looks):
+        rows = []
+        for k in range(len(lk) - 1):
+            hit = (res["futile"][:, r] > 0) & (res["look"][:, r] == k)
+            d = float(np.mean(res["drr"][hit, r])) if hit.any() else float("nan")
+            rows.append((float(hit.mean()), d))
+        out.append(tuple(rows))
+    return tuple(out)
 
 
 def _mean_se(x: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -559,4 +587,5 @@ def simulate(
         mean_duration_months_se=md_se,
         mean_drr=mdrr,
         mean_drr_se=mdrr_se,
+        futility_by_look=_futility_by_look(res, enrolment_schedule(design)),
     )
