@@ -17,7 +17,8 @@ HERE = Path(__file__).resolve().parent
 
 def main(argv: list[str]) -> int:
     skip = set(argv[argv.index("--skip") + 1].split(",")) if "--skip" in argv else set()
-    print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
+    cpu = platform.processor() or platform.machine()
+    print(f"machine: {cpu}, python {platform.python_version()}")
     failed = 0
     for script in sorted(HERE.glob("bench_*.py")):
         name = script.stem.removeprefix("bench_")
