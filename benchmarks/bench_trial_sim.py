@@ -7,10 +7,12 @@ P(early futility) for regimen A next to the published values (SAP Appendix I, Ta
 6.3; reference/platform-trials.md §1). The analysis is a normal approximation on the log
 slope ratio, not HEALEY's Bayesian shared-parameter joint model, so agreement is approximate.
 
-Measured (2 workers on a shared, loaded 2-core machine, seed 2026, 10,000 trials each):
-10,000 trials in 18 s; regimen A P(success) null 0.020 (published 0.024), slow25 0.611
-(0.61), slow30 0.783 (0.77), slow35 0.900 (0.88), drift_slower 0.072 (0.060, drift size
-assumed); early futility under the null 0.36 (published 0.28).
+Measured (2 workers on a shared 2-core machine, seed 2026, 10,000 trials each):
+10,000 trials in 13 s; regimen A P(success) null 0.020 (published 0.024), slow25 0.604
+(0.61), slow30 0.778 (0.77), slow35 0.898 (0.88), drift_slower 0.069 (0.060, drift size
+assumed); early futility under the null 0.32 (published 0.28); mean estimated DRR of null
+futility stops at interims 1/2/3 1.34/1.20/1.14 (published 1.35/1.21/1.16); mean duration
+13.0 months null / 15.0 effective (published 14 / 15).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ PUBLISHED = {
     "drift_slower": (0.060, None),
 }
 
+PUBLISHED_FUTILITY_DRR = (1.35, 1.21, 1.16)
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -39,9 +43,14 @@ def main() -> None:
     design = load_design("healey")
 
     t0 = time.perf_counter()
-    simulate(design, "null", n_sims=args.sims, seed=args.seed, n_workers=args.workers)
+    null = simulate(design, "null", n_sims=args.sims, seed=args.seed, n_workers=args.workers)
     dt = time.perf_counter() - t0
     print(f"HEALEY null, {args.sims} trials, {args.workers} workers: {dt:.1f} s")
+    print()
+    print("null, regimen A: futility stops by interim (published mean DRR, SAP Table 6.1.2)")
+    for k, (p, d) in enumerate(null.futility_by_look[0]):
+        pub = PUBLISHED_FUTILITY_DRR[k] if k < len(PUBLISHED_FUTILITY_DRR) else float("nan")
+        print(f"  interim {k + 1}: P(stop) {p:.3f}, mean DRR {d:.2f} (published {pub:.2f})")
     print()
     head = (
         f"{'scenario':<13}{'P(success) A':>14}{'published':>11}{'P(early fut) A':>16}"
