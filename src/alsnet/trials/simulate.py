@@ -157,6 +157,12 @@ _METRICS = (
 )
 
 
+def _json_float(x: float) -> float | None:
+    """``x`` as a float, or None when it is NaN (JSON has no NaN)."""
+    v = float(x)
+    return None if math.isnan(v) else v
+
+
 @dataclass(frozen=True)
 class SimulationResult:
     """Operating characteristics per regimen, with Monte Carlo standard errors (``*_se``).
@@ -202,12 +208,11 @@ class SimulationResult:
         for i, name in enumerate(self.regimens):
             row: dict[str, Any] = {"name": name, "true_drr": float(self.true_drr[i])}
             for m in _METRICS:
-                row[m] = float(getattr(self, m)[i])
-                row[f"{m}_se"] = float(getattr(self, f"{m}_se")[i])
+                row[m] = _json_float(getattr(self, m)[i])
+                row[f"{m}_se"] = _json_float(getattr(self, f"{m}_se")[i])
             if self.futility_by_look:
                 row["futility_by_look"] = [
-                    {"p": p, "mean_drr": None if math.isnan(d) else d}
-                    for p, d in self.futility_by_look[i]
+                    {"p": p, "mean_drr": _json_float(d)} for p, d in self.futility_by_look[i]
                 ]
             rows.append(row)
         return {
@@ -220,8 +225,8 @@ class SimulationResult:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        """JSON text of :meth:`to_dict`."""
-        return json.dumps(self.to_dict(), indent=indent)
+        """JSON text of :meth:`to_dict` (strict JSON: undefined values are ``null``)."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def __repr__(self) -> str:
         ps = ", ".join(f"{n}={p:.3f}" for n, p in zip(self.regimens, self.p_success, strict=True))
