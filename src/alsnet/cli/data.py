@@ -61,7 +61,10 @@ def _save(cohort: Cohort, db: str | None, source: str, replace: bool) -> None:
     from alsnet.registry import Store
 
     url = db or default_db_url()
-    with Store.open(url) as store:
+    with (
+        err_console.status(f"saving {len(cohort.patients):,} patients in one transaction"),
+        Store.open(url) as store,
+    ):
         rep = store.save(cohort, source=source, on_conflict="replace" if replace else "error")
     if rep.inserted == 0 and rep.replaced == 0:
         console.print(
@@ -93,7 +96,10 @@ def import_csv(
     """Import a directory in the canonical CSV layout (patients, visits, events, ...)."""
     from alsnet.io.canonical import read_csv
 
-    cohort = read_csv(path, strict=strict, keep_ids=keep_ids, secret=_secret(keep_ids, secret_file))
+    with err_console.status(f"reading and validating {path}"):
+        cohort = read_csv(
+            path, strict=strict, keep_ids=keep_ids, secret=_secret(keep_ids, secret_file)
+        )
     _save(cohort, db, f"csv:{path.name}", replace)
 
 
@@ -110,9 +116,10 @@ def import_parquet(
     """Import a directory in the canonical Parquet layout."""
     from alsnet.io.canonical import read_parquet
 
-    cohort = read_parquet(
-        path, strict=strict, keep_ids=keep_ids, secret=_secret(keep_ids, secret_file)
-    )
+    with err_console.status(f"reading and validating {path}"):
+        cohort = read_parquet(
+            path, strict=strict, keep_ids=keep_ids, secret=_secret(keep_ids, secret_file)
+        )
     _save(cohort, db, f"parquet:{path.name}", replace)
 
 
@@ -136,9 +143,14 @@ def import_proact(
     from alsnet.io.proact import ImportReport, read_proact
 
     report = ImportReport()
-    cohort = read_proact(
-        path, strict=strict, keep_ids=keep_ids, secret=_secret(keep_ids, secret_file), report=report
-    )
+    with err_console.status(f"reading, re-anchoring and validating {path}"):
+        cohort = read_proact(
+            path,
+            strict=strict,
+            keep_ids=keep_ids,
+            secret=_secret(keep_ids, secret_file),
+            report=report,
+        )
     err_console.print(str(report), highlight=False)
     _save(cohort, db, f"proact:{path.name}", replace)
 
