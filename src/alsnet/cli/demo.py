@@ -20,6 +20,10 @@ def demo(
     ] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic cohort.")] = 0,
     db: DbOption = None,
+    trials: Annotated[
+        int,
+        typer.Option("--trials", min=0, help="Simulated platform trials per scenario (0: none)."),
+    ] = 2000,
 ) -> None:
     """Synthetic network cohort → embedded store → scores → HTML report (DIR/report.html)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -39,6 +43,7 @@ def demo(
             n_patients=patients,
             seed=seed,
             db_url=db,
+            n_trials=trials,
             on_step=lambda s: progress.update(task, description=s),
         )
         progress.update(task, description="done")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +68,7 @@ def demo_report(
     *,
     provenance: Mapping[str, object],
     encals: pd.DataFrame | None = None,
+    extra_sections: Sequence[Section] = (),
 ) -> Path:
     """Write the demo report of a cohort.
 
@@ -89,6 +90,8 @@ def demo_report(
         ENCALS predictions per patient (``alsnet.clinical.encals_table`` output
         with ``patient_id``); adds a section comparing them with observed
         survival (:func:`alsnet.report.figures.encals_calibration`).
+    extra_sections : sequence of Section, optional
+        Appended after the built-in sections (e.g. from :mod:`alsnet.report.domains`).
 
     Returns
     -------
@@ -182,6 +185,7 @@ def demo_report(
     sections = [overview, trajectories, survival, kings, mitos, progression]
     if encals is not None:
         sections.append(_encals_section(encals, cohort))
+    sections.extend(extra_sections)
     return render_report("alsnet demo report", sections, out_path, provenance=prov)
 
 
