@@ -137,11 +137,36 @@ def consensus_matrices(
     dict of int to ndarray, shape (n_samples, n_samples)
         Share of co-sampled subsamples in which each pair fell in the same cluster.
     """
+    from threadpoolctl import threadpool_limits
+
     gen = np.random.default_rng(rng)
     n = x.shape[0]
     m = max(2, round(subsample * n))
     together = {k: np.zeros((n, n)) for k in k_values}
     sampled = np.zeros((n, n))
+    # The fits are small (hundreds of samples x ~20 PCs): OpenMP/BLAS threads cost more than
+    # they bring, and on a shared machine their spin-waits made each k-means fit ~20x slower.
+    with threadpool_limits(limits=1):
+        _accumulate(x, k_values, n_resamples, m, method, gen, together, sampled)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {k: np.where(sampled > 0, t / sampled, 0.0) for k, t in together.items()}
+    for c in out.values():
+        np.fill_diagonal(c, 1.0)
+    return out
+
+
+def _accumulate(
+    x: FloatArray,
+    k_values: Sequence[int],
+    n_resamples: int,
+    m: int,
+    method: str,
+    gen: np.random.Generator,
+    together: dict[int, FloatArray],
+    sampled: FloatArray,
+) -> None:
+    """Add co-sampling and co-clustering counts of ``n_resamples`` subsamples (in place)."""
+    n = x.shape[0]
     for _ in range(n_resamples):
         idx = np.sort(gen.choice(n, size=m, replace=False))
         ind = np.zeros(n)
@@ -152,11 +177,6 @@ def consensus_matrices(
             onehot = np.zeros((n, k))
             onehot[idx, lab] = 1.0
             together[k] += onehot @ onehot.T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = {k: np.where(sampled > 0, t / sampled, 0.0) for k, t in together.items()}
-    for c in out.values():
-        np.fill_diagonal(c, 1.0)
-    return out
 
 
 @dataclass(frozen=True)
