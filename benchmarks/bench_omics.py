@@ -56,7 +56,8 @@ def main(n_samples: int = 500, n_genes: int = 20_000, n_new: int = 10_000) -> No
     _row("peak RSS after pipeline (GiB)", _peak_gib())
     print(f"(chosen k = {res.k}, published = {res.published})", flush=True)
 
-    # frozen transform of new samples: simulated in chunks of 2,000 (simulation not timed)
+    # frozen transform of new samples: simulated in chunks of 2,000 (simulation not timed),
+    # transformed 500 at a time (cache-friendlier than whole chunks)
     t_new = 0.0
     done = 0
     for chunk, start in enumerate(range(0, n_new, 2000)):
@@ -66,7 +67,8 @@ def main(n_samples: int = 500, n_genes: int = 20_000, n_new: int = 10_000) -> No
         batch = new.obs["site"].astype(str).to_numpy()[:m]
         del new
         t = time.perf_counter()
-        combat_model.transform(vst_model.transform(counts), batch)
+        for j in range(0, m, 500):
+            combat_model.transform(vst_model.transform(counts[j : j + 500]), batch[j : j + 500])
         t_new += time.perf_counter() - t
         done += m
     _row(f"frozen VST+ComBat, {done:,} samples", t_new)
