@@ -74,13 +74,17 @@ class ProblemLog:
         self,
         mask: np.ndarray,
         *,
-        source: str,
+        source: str | np.ndarray,
         lines: np.ndarray,
         column: str | None,
         values: pd.Series | np.ndarray | None,
         rule: str,
     ) -> None:
-        """Record one problem per True position of ``mask``."""
+        """Record one problem per True position of ``mask``.
+
+        ``source`` is one file name, or an array giving each row's file (rows
+        gathered from several files).
+        """
         idx = np.flatnonzero(mask)
         if idx.size == 0:
             return
@@ -89,7 +93,8 @@ class ProblemLog:
         vals = None if values is None else np.asarray(values, dtype=object)[shown]
         for j, i in enumerate(shown):
             v = None if vals is None else _render(vals[j])
-            self.problems.append(Problem(source, int(lines[i]), column, v, rule))
+            src = source if isinstance(source, str) else str(source[i])
+            self.problems.append(Problem(src, int(lines[i]), column, v, rule))
         self.dropped += max(idx.size - room, 0)
 
     def __bool__(self) -> bool:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from alsnet.cohort import Cohort
+from alsnet.schema import EL_ESCORIAL, ONSET_REGIONS
 
 __all__ = [
     "CATEGORICAL",
@@ -47,27 +48,8 @@ _FLAG_LEVELS = ("0", "1", "missing")
 #: Categorical variables for ``summary`` cross-tabs: name -> fixed levels.
 CATEGORICAL: dict[str, tuple[str, ...]] = {
     "sex": ("F", "M", "missing"),
-    "onset_region": (
-        "bulbar",
-        "upper_limb",
-        "lower_limb",
-        "respiratory",
-        "trunk",
-        "generalised",
-        "ftd",
-        "limb",
-        "bulbar_limb",
-        "missing",
-    ),
-    "el_escorial": (
-        "definite",
-        "probable",
-        "probable_lab",
-        "possible",
-        "suspected",
-        "unknown",
-        "missing",
-    ),
+    "onset_region": (*ONSET_REGIONS, "missing"),
+    "el_escorial": (*EL_ESCORIAL, "missing"),
     "age_band": (*_AGE_BANDS, "missing"),
     "c9orf72": _FLAG_LEVELS,
     "sod1": _FLAG_LEVELS,

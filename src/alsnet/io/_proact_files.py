@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from alsnet.exceptions import AlsnetError, Problem
+from alsnet.io._csvfile import _decode
 from alsnet.validation import ProblemLog
 
 __all__ = ["Layout", "ProactFiles", "TextTable", "find_files", "read_delimited"]
@@ -159,22 +160,9 @@ def read_delimited(path: Path, *, sep: str, log: ProblemLog) -> TextTable | None
         ``None`` when a file-level problem makes the content unusable.
     """
     source = path.name
-    data = path.read_bytes()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        log.add(
-            Problem(
-                source,
-                line,
-                None,
-                None,
-                f"file is not UTF-8 encoded (byte 0x{data[exc.start]:02x}); save it as UTF-8",
-            )
-        )
+    data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    text = _decode(data, source, log)
+    if text is None:
         return None
     if not text.strip():
         log.add(Problem(source, None, None, None, "file is empty (no header line)"))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alsnet.exceptions import Problem
 from alsnet.io._proact_raw import RawData
 from alsnet.io._proact_report import ImportReport
 from alsnet.io._proact_spec import ITEM_COLUMNS, R_COLUMNS
@@ -97,17 +96,14 @@ def _flag_rows(
     rule: str,
 ) -> None:
     """One problem per True row of ``mask``, located by the row's ``_source``/``_line``."""
-    idx = np.flatnonzero(mask)
-    if idx.size == 0:
-        return
-    room = max(log.limit - len(log.problems), 0)
-    src = frame["_source"].to_numpy()
-    ln = frame["_line"].to_numpy()
-    vals = None if values is None else np.asarray(values, dtype=object)
-    for i in idx[:room]:
-        v = None if vals is None else ("" if pd.isna(vals[i]) else str(vals[i])[:40])
-        log.add(Problem(str(src[i]), int(ln[i]), column, v, rule))
-    log.dropped += max(idx.size - room, 0)
+    log.add_mask(
+        np.asarray(mask, dtype=bool),
+        source=frame["_source"].to_numpy(),
+        lines=frame["_line"].to_numpy(),
+        column=column,
+        values=values,
+        rule=rule,
+    )
 
 
 def _blank_to_none(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
