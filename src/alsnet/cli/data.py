@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -77,6 +78,26 @@ def _save(cohort: Cohort, db: str | None, source: str, replace: bool) -> None:
         )
 
 
+def _import(
+    kind: str,
+    path: Path,
+    read: Callable[..., Cohort],
+    db: str | None,
+    strict: bool,
+    keep_ids: bool,
+    secret_file: Path | None,
+    replace: bool,
+    **extra: object,
+) -> None:
+    """Read and validate with ``read`` (nothing is written on failure), then save."""
+    with err_console.status(f"reading and validating {path}"):
+        secret = _secret(keep_ids, secret_file)
+        cohort = read(path, strict=strict, keep_ids=keep_ids, secret=secret, **extra)
+    for value in extra.values():  # e.g. the PRO-ACT import report
+        err_console.print(str(value), highlight=False)
+    _save(cohort, db, f"{kind}:{path.name}", replace)
+
+
 def _redact(url: str) -> str:
     import sqlalchemy as sa
 
@@ -96,11 +117,7 @@ def import_csv(
     """Import a directory in the canonical CSV layout (patients, visits, events, ...)."""
     from alsnet.io.canonical import read_csv
 
-    with err_console.status(f"reading and validating {path}"):
-        cohort = read_csv(
-            path, strict=strict, keep_ids=keep_ids, secret=_secret(keep_ids, secret_file)
-        )
-    _save(cohort, db, f"csv:{path.name}", replace)
+    _import("csv", path, read_csv, db, strict, keep_ids, secret_file, replace)
 
 
 @import_app.command("parquet")
@@ -116,11 +133,7 @@ def import_parquet(
     """Import a directory in the canonical Parquet layout."""
     from alsnet.io.canonical import read_parquet
 
-    with err_console.status(f"reading and validating {path}"):
-        cohort = read_parquet(
-            path, strict=strict, keep_ids=keep_ids, secret=_secret(keep_ids, secret_file)
-        )
-    _save(cohort, db, f"parquet:{path.name}", replace)
+    _import("parquet", path, read_parquet, db, strict, keep_ids, secret_file, replace)
 
 
 @import_app.command("proact")
@@ -143,16 +156,7 @@ def import_proact(
     from alsnet.io.proact import ImportReport, read_proact
 
     report = ImportReport()
-    with err_console.status(f"reading, re-anchoring and validating {path}"):
-        cohort = read_proact(
-            path,
-            strict=strict,
-            keep_ids=keep_ids,
-            secret=_secret(keep_ids, secret_file),
-            report=report,
-        )
-    err_console.print(str(report), highlight=False)
-    _save(cohort, db, f"proact:{path.name}", replace)
+    _import("proact", path, read_proact, db, strict, keep_ids, secret_file, replace, report=report)
 
 
 def _load(db: str | None) -> Cohort:
@@ -160,6 +164,13 @@ def _load(db: str | None) -> Cohort:
 
     with Store.open(db or default_db_url(), create=False) as store:
         return store.load()
+
+
+def _export(
+    write: Callable[[Cohort, Path], list[Path]], out: Path, db: str | None, what: str
+) -> None:
+    files = write(_load(db), out)
+    console.print(f"wrote {len(files)} {what} to {out}")
 
 
 @export_app.command("csv")
@@ -170,8 +181,7 @@ def export_csv(
     """Export the registry in the canonical CSV layout."""
     from alsnet.io.canonical import write_csv
 
-    files = write_csv(_load(db), out)
-    console.print(f"wrote {len(files)} files to {out}")
+    _export(write_csv, out, db, "files")
 
 
 @export_app.command("parquet")
@@ -182,8 +192,7 @@ def export_parquet(
     """Export the registry in the canonical Parquet layout."""
     from alsnet.io.canonical import write_parquet
 
-    files = write_parquet(_load(db), out)
-    console.print(f"wrote {len(files)} files to {out}")
+    _export(write_parquet, out, db, "files")
 
 
 @export_app.command("omop")
@@ -194,8 +203,7 @@ def export_omop(
     """Export demographics, ALSFRS-R (LOINC 82954-9 / 82953-1) and deaths as OMOP CDM 5.4 CSV."""
     from alsnet.io.omop import write_omop
 
-    files = write_omop(_load(db), out)
-    console.print(f"wrote {len(files)} OMOP tables to {out}")
+    _export(write_omop, out, db, "OMOP tables")
 
 
 def register(app: typer.Typer) -> None:
