@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from alsnet.io.proact import ImportReport, read_proact
-from alsnet.testing.proact_files import make_proact_truth, write_truth
+from alsnet.testing.synthetic_proact import make_proact_truth, write_truth
 
 
 def main() -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _proact_helpers import assert_matches_truth
+from _helpers_proact import assert_matches_truth
 
 from alsnet.exceptions import AlsnetError
 from alsnet.io.proact import ImportReport, read_proact
 from alsnet.io.pseudonym import pseudonymise
-from alsnet.testing.proact_files import make_proact_truth, write_proact_files, write_truth
+from alsnet.testing.synthetic_proact import make_proact_truth, write_proact_files, write_truth
 
 LAYOUTS = ("dream", "proact", "f_proact")
 

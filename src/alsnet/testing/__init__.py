@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from alsnet.testing.proact_files import ProactTruth, make_proact_truth, write_proact_files
+from alsnet.testing.synthetic_proact import ProactTruth, make_proact_truth, write_proact_files
 
 __all__ = ["ProactTruth", "make_proact_truth", "write_proact_files"]

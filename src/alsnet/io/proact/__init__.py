@@ -23,10 +23,10 @@ import pandas as pd
 
 from alsnet.cohort import Cohort
 from alsnet.exceptions import AlsnetError, DataValidationError, Problem
-from alsnet.io._proact_files import find_files
-from alsnet.io._proact_map import map_tables
-from alsnet.io._proact_raw import read_raw
-from alsnet.io._proact_report import ImportReport
+from alsnet.io.proact._files import find_files
+from alsnet.io.proact._map import map_tables
+from alsnet.io.proact._raw import read_raw
+from alsnet.io.proact._report import ImportReport
 from alsnet.validation import ProblemLog
 
 __all__ = ["ID_PREFIX", "PSEUDONYM_NAMESPACE", "ImportReport", "read_proact"]

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alsnet.io._proact_raw import RawData
-from alsnet.io._proact_report import ImportReport
-from alsnet.io._proact_spec import ITEM_COLUMNS, R_COLUMNS
+from alsnet.io.proact._raw import RawData
+from alsnet.io.proact._report import ImportReport
+from alsnet.io.proact._spec import ITEM_COLUMNS, R_COLUMNS
 from alsnet.schema import TABLES
 from alsnet.validation import ProblemLog, empty_table
 
@@ -753,7 +753,7 @@ def map_tables(
     Parameters
     ----------
     raw : RawData
-        Output of :func:`alsnet.io._proact_raw.read_raw`.
+        Output of :func:`alsnet.io.proact._raw.read_raw`.
     strict : bool
         Turn resolvable conflicts (Q5a+Q5b, totals, partial items, unknown units and
         onset text) into errors instead of documented resolutions.

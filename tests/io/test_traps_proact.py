@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alsnet.exceptions import DataValidationError
-from alsnet.io._proact_map import _alsfrs, _regions
-from alsnet.io._proact_report import ImportReport
 from alsnet.io.proact import read_proact
-from alsnet.testing.proact_files import make_proact_truth, write_truth
+from alsnet.io.proact._map import _alsfrs, _regions
+from alsnet.io.proact._report import ImportReport
+from alsnet.testing.synthetic_proact import make_proact_truth, write_truth
 from alsnet.validation import ProblemLog
 
 

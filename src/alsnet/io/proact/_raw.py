@@ -1,7 +1,7 @@
 """Read PRO-ACT files into typed source tables (one per PRO-ACT table).
 
 Both layouts end in the same shape: for each PRO-ACT table a DataFrame whose
-columns are the normalised names of :data:`alsnet.io._proact_spec.RAW_SPECS`,
+columns are the normalised names of :data:`alsnet.io.proact._spec.RAW_SPECS`,
 typed by :func:`alsnet.validation.coerce_table`, plus ``_source`` (file name)
 and ``_line`` (line in that file). Every cell problem names the file, the line
 and the column as written in the file (DREAM: ``feature_value[<feature>]``).
@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from alsnet.exceptions import Problem
-from alsnet.io._proact_files import ProactFiles, TextTable, read_delimited
-from alsnet.io._proact_spec import (
+from alsnet.io.proact._files import ProactFiles, TextTable, read_delimited
+from alsnet.io.proact._spec import (
     DREAM_FORMS,
     FEATURE_ALIASES,
     KNOWN_TABLES,
@@ -342,7 +342,7 @@ def read_raw(files: ProactFiles, *, strict: bool, log: ProblemLog) -> RawData:
     Parameters
     ----------
     files : ProactFiles
-        The files found by :func:`alsnet.io._proact_files.find_files`.
+        The files found by :func:`alsnet.io.proact._files.find_files`.
     strict : bool
         DREAM features unknown to the importer are errors (otherwise counted and skipped).
     log : ProblemLog

@@ -9,7 +9,7 @@ import pytest
 
 from alsnet.exceptions import DataValidationError, Problem
 from alsnet.io.proact import read_proact
-from alsnet.testing.proact_files import make_proact_truth, write_truth
+from alsnet.testing.synthetic_proact import make_proact_truth, write_truth
 
 
 @pytest.fixture(scope="module")
