@@ -9,7 +9,7 @@ Public API (re-exported here):
 - :func:`cafs`, :func:`cafs_scores`, :class:`CafsResult` — combined assessment of function
   and survival.
 - :class:`PlatformDesign`, :func:`load_design`, :func:`example_names` — platform-trial design
-  files (YAML; shipped example ``healey``).
+  files (YAML; shipped examples ``healey`` and ``mnd-smart``).
 - :func:`simulate`, :class:`SimulationResult` — vectorised platform-trial simulation with a
   fast DRR analysis.
 """

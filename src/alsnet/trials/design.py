@@ -13,7 +13,7 @@ the dotted path of the offending field, then the reason, e.g.
 ``"futility.threshold: must be in (0, 1), got 1.5"``.
 
 Shipped examples live in ``alsnet/trials/examples/<name>.yaml``; :func:`load_design` accepts a
-file path or an example name (``"healey"``).
+file path or an example name (``"healey"``, ``"mnd-smart"``).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from alsnet.trials._errors import TrialDesignError
 
 __all__ = [
     "ControlSharing",
+    "FrequentistAnalysis",
     "Futility",
     "InterimSchedule",
     "OutcomeModel",
@@ -144,15 +145,31 @@ class InterimSchedule:
     analysis (all of the regimen's patients could have completed follow-up). An interim that
     would fall less than half an interval before the final is not held. ``first_n=None``
     means no interims (fixed design). ``max_interims`` caps their number.
+
+    Alternatively ``looks`` lists explicit interims as ``(n, weeks)`` pairs: the calendar time
+    when the regimen's ``n``-th patient (in enrolment order, active or own placebo) has
+    ``weeks`` of follow-up (MAMS stages such as "100 per arm with 12 months"); ``first_n`` and
+    ``every_weeks`` are then ignored. ``final``, in the same form, sets the final look (default:
+    when every patient of the regimen could have completed ``follow_up_weeks``).
     """
 
     first_n: int | None = None
     every_weeks: float = 12.0
     max_interims: int | None = None
+    looks: tuple[tuple[int, float], ...] | None = None
+    final: tuple[int, float] | None = None
 
     def __post_init__(self) -> None:
         if self.every_weeks <= 0:
             raise _err("interims.every_weeks", f"must be > 0, got {self.every_weeks:g}")
+        for i, (n, w) in enumerate((self.looks or ()) + ((self.final,) if self.final else ())):
+            where = (
+                "interims.final"
+                if self.final and i == len(self.looks or ())
+                else f"interims.looks[{i}]"
+            )
+            if n < 1 or w < 0:
+                raise _err(where, f"needs n >= 1 and weeks >= 0, got ({n}, {w:g})")
 
 
 @dataclass(frozen=True)
@@ -180,6 +197,38 @@ class Futility:
         _prob(self.threshold, "futility.threshold")
         if self.drr <= 0:
             raise _err("futility.drr", f"must be > 0, got {self.drr:g}")
+
+
+@dataclass(frozen=True)
+class FrequentistAnalysis:
+    """Frequentist MAMS decision rules on ``z = -log(DRR estimate) / se`` (benefit: z > 0).
+
+    Replaces the Bayesian ``success``/``futility`` rules when present. Efficacy: ``z`` above
+    the one-sided group-sequential bound of :func:`~alsnet.trials.gs_bounds` for ``alpha`` and
+    ``spending`` over the regimen's looks (equally spaced information), or, with
+    ``spending="none"``, only at the final look with ``z > Phi^-1(1 - alpha)``. Futility at
+    interim ``k``: stop when the one-sided p-value ``1 - Phi(z)`` exceeds ``futility_p[k]``
+    (the last value is reused for later interims; empty = no futility stopping). Each
+    regimen is tested against its controls on its own (pairwise error control, no
+    multiplicity adjustment across regimens).
+    """
+
+    alpha: float = 0.025
+    spending: str = "none"
+    futility_p: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.alpha < 0.5:
+            raise _err("frequentist.alpha", f"must be in (0, 0.5), got {self.alpha:g}")
+        if self.spending != "none":
+            from alsnet.trials.boundaries import _parse_spending
+
+            try:
+                _parse_spending(self.spending)
+            except TrialDesignError as exc:
+                raise _err("frequentist.spending", str(exc)) from None
+        for i, fp in enumerate(self.futility_p):
+            _prob(fp, f"frequentist.futility_p[{i}]")
 
 
 @dataclass(frozen=True)
@@ -249,6 +298,7 @@ class PlatformDesign:
     futility: Futility | None = field(default_factory=Futility)
     outcome: OutcomeModel = field(default_factory=OutcomeModel)
     scenarios: Mapping[str, Scenario] = field(default_factory=dict)
+    frequentist: FrequentistAnalysis | None = None
     version: int = 1
     description: str = ""
 
@@ -272,8 +322,20 @@ class PlatformDesign:
             raise _err("visit_weeks", "must start at 0 and strictly increase (>= 2 visits)")
         if v[-1] > self.follow_up_weeks:
             raise _err("visit_weeks", f"last visit {v[-1]:g} is after follow_up_weeks")
+        smallest_n = min(r.n for r in self.regimens)
+        im = self.interims
+        fin_n, fin_w = im.final if im.final else (smallest_n, self.follow_up_weeks)
+        if fin_n > smallest_n:
+            raise _err("interims.final", f"n={fin_n} > regimen size {smallest_n}")
+        if fin_w > self.follow_up_weeks:
+            raise _err("interims.final", f"weeks={fin_w:g} > follow_up_weeks")
+        for i, (n, w) in enumerate(im.looks or ()):
+            if n > smallest_n or w > self.follow_up_weeks:
+                raise _err(f"interims.looks[{i}]", "beyond the regimen size or follow-up")
+            if n >= fin_n and w >= fin_w:
+                raise _err(f"interims.looks[{i}]", "interim after the final")
         fn = self.interims.first_n
-        if fn is not None:
+        if fn is not None and im.looks is None:
             smallest = min(r.n for r in self.regimens)
             if fn >= smallest:
                 raise _err(
@@ -333,6 +395,7 @@ class PlatformDesign:
             "futility",
             "outcome",
             "scenarios",
+            "frequentist",
         }
         _check_keys(d, "", top, {"name", "regimens"})
         regs_raw = d["regimens"]
@@ -406,6 +469,17 @@ class PlatformDesign:
             kw["outcome"] = OutcomeModel(**{k: _num(v, f"outcome.{k}") for k, v in o.items()})
         if "scenarios" in d:
             kw["scenarios"] = _parse_scenarios(d["scenarios"], regimens)
+        if d.get("frequentist") is not None:
+            fq = _mapping(d["frequentist"], "frequentist")
+            _check_keys(fq, "frequentist", {"alpha", "spending", "futility_p"}, {"alpha"})
+            fp = fq.get("futility_p", [])
+            if not isinstance(fp, list):
+                raise _err("frequentist.futility_p", "must be a list of p-values")
+            kw["frequentist"] = FrequentistAnalysis(
+                alpha=_num(fq["alpha"], "frequentist.alpha"),
+                spending=str(fq.get("spending", "none")),
+                futility_p=tuple(_num(x, f"frequentist.futility_p[{i}]") for i, x in enumerate(fp)),
+            )
         return cls(**kw)
 
     @classmethod
@@ -425,14 +499,32 @@ def _parse_interims(value: Any) -> InterimSchedule:
     if value is None:
         return InterimSchedule(first_n=None)
     im = _mapping(value, "interims")
-    _check_keys(im, "interims", {"first_n", "every_weeks", "max_interims"}, set())
+    allowed = {"first_n", "every_weeks", "max_interims", "looks", "final"}
+    _check_keys(im, "interims", allowed, set())
     first = im.get("first_n")
     mx = im.get("max_interims")
+    looks = im.get("looks")
+    if looks is not None and not isinstance(looks, list):
+        raise _err("interims.looks", "must be a list of [n, weeks] pairs")
+    fin = im.get("final")
     return InterimSchedule(
         first_n=None if first is None else _pos_int(first, "interims.first_n"),
         every_weeks=_num(im.get("every_weeks", 12.0), "interims.every_weeks"),
         max_interims=None if mx is None else _pos_int(mx, "interims.max_interims"),
+        looks=None
+        if looks is None
+        else tuple(_n_weeks(x, f"interims.looks[{i}]") for i, x in enumerate(looks)),
+        final=None if fin is None else _n_weeks(fin, "interims.final"),
     )
+
+
+def _n_weeks(value: Any, path: str) -> tuple[int, float]:
+    if isinstance(value, Mapping):
+        _check_keys(value, path, {"n", "weeks"}, {"n", "weeks"})
+        value = [value["n"], value["weeks"]]
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise _err(path, f"must be [n, weeks] or {{n, weeks}}, got {value!r}")
+    return _pos_int(value[0], f"{path}.n"), _num(value[1], f"{path}.weeks")
 
 
 def _per_regimen(

@@ -21,10 +21,15 @@ Model (per simulated trial; all arrays are shaped ``(n_sims, n_patients, ...)``)
   (own placebo, or own plus concurrent shared placebo); ``log DRR`` = log ratio of the means
   with a delta-method variance; posterior ``log DRR ~ N(estimate, se^2)`` (flat prior), so
   ``Pr(DRR < c) = Phi((log c - estimate) / se)``.
-- **Decisions**: at interims stop for futility when Pr(DRR < futility.drr) < futility.threshold
-  (and for early success if allowed); at the final look success when
-  Pr(DRR < success.drr) > success.threshold. A regimen stopped at time T enrols nobody after T;
-  its enrolled patients are still followed and still serve as shared controls.
+- **Frequentist decisions** (``design.frequentist``, MAMS designs such as MND-SMART):
+  ``z = -log DRR / se``; efficacy when ``z`` crosses the group-sequential bound of the look
+  (or, with ``spending: none``, ``z > Phi^-1(1 - alpha)`` at the final look only); futility at
+  interim ``k`` when the one-sided p-value exceeds ``futility_p[k]``.
+- **Bayesian decisions** (otherwise): at interims stop for futility when
+  Pr(DRR < futility.drr) < futility.threshold (and for early success if allowed); at the
+  final look success when Pr(DRR < success.drr) > success.threshold.
+- A regimen stopped at time T enrols nobody after T; its enrolled patients are still followed
+  and still serve as shared controls.
 
 This is a fast approximation of HEALEY's Bayesian shared-parameter model (no calendar-time
 random walk, no regimen random effects, no survival component in the DRR estimate, no
@@ -130,12 +135,21 @@ def enrolment_schedule(design: PlatformDesign) -> EnrolmentSchedule:
     fu = design.follow_up_months
     every = design.interims.every_weeks * WEEKS_TO_MONTHS
     looks = []
+    im = design.interims
     for r in range(r_count):
-        done = np.sort(enr_a[reg_a == r]) + fu
-        final = float(done[-1])
+        enr_r = np.sort(enr_a[reg_a == r])
+        done = enr_r + fu
+        final = (
+            float(done[-1])
+            if im.final is None
+            else float(enr_r[im.final[0] - 1] + im.final[1] * WEEKS_TO_MONTHS)
+        )
         lk: list[float] = []
         fn = design.interims.first_n
-        if fn is not None:
+        if im.looks is not None:
+            lk = sorted(float(enr_r[n - 1] + w * WEEKS_TO_MONTHS) for n, w in im.looks)
+            lk = [x for x in lk if x < final]
+        elif fn is not None:
             t = float(done[fn - 1])
             while t < final - every / 2:
                 lk.append(t)
@@ -441,6 +455,8 @@ def _run_chunk(
     suc_c = math.log(design.success.drr)
     fut = design.futility
     z_s = float(special.ndtri(design.success.threshold))
+    fq = design.frequentist
+    eff_z, fut_z = _frequentist_bounds(design, sched) if fq is not None else ((), ())
     for when in sorted({e[0] for e in events}):
         regs_here = [(r, is_final, i) for (lt, r, is_final, i) in events if lt == when]
         enrolled = sched.enrol_month[None, :] <= stop_time[:, sched.regimen]  # (S, P)
@@ -451,10 +467,16 @@ def _run_chunk(
             live = np.isinf(stop_time[:, r])
             e_r, s_r = est[:, r], se[:, r]
             valid = np.isfinite(e_r) & np.isfinite(s_r)
-            win = valid & ((suc_c - e_r) / np.where(valid, s_r, 1.0) > z_s)
-            decide = live & (win if (is_final or design.success.early) else False)
             lose = np.zeros(n_sims, dtype=bool)
-            if not is_final and fut is not None:
+            if fq is not None:
+                z = -e_r / np.where(valid, s_r, 1.0)
+                decide = live & valid & (z > eff_z[r][look])
+                if not is_final:
+                    lose = live & valid & ~decide & (z < fut_z[r][look])
+            else:
+                win = valid & ((suc_c - e_r) / np.where(valid, s_r, 1.0) > z_s)
+                decide = live & (win if (is_final or design.success.early) else False)
+            if fq is None and not is_final and fut is not None:
                 p_fut = _norm_cdf((math.log(fut.drr) - e_r) / np.where(valid, s_r, 1.0))
                 lose = live & valid & ~decide & (p_fut < fut.threshold)
             success[:, r] |= decide
@@ -479,6 +501,33 @@ def _run_chunk(
         "drr": drr_hat,
         "look": stop_look,
     }
+
+
+def _frequentist_bounds(
+    design: PlatformDesign, sched: EnrolmentSchedule
+) -> tuple[list[list[float]], list[list[float]]]:
+    """Per regimen and look: efficacy z bound and futility z bound (``-inf``: none)."""
+    from alsnet.trials.boundaries import gs_bounds
+
+    fq = design.frequentist
+    assert fq is not None
+    eff: list[list[float]] = []
+    fut: list[list[float]] = []
+    for lk in sched.looks:
+        k = len(lk)
+        if fq.spending == "none" or k == 1:
+            z_fin = float(special.ndtri(1.0 - fq.alpha))
+            eff.append([math.inf] * (k - 1) + [z_fin])
+        else:
+            eff.append([float(x) for x in gs_bounds(k, alpha=fq.alpha, spending=fq.spending).z])
+        fp = fq.futility_p
+        fut.append(
+            [
+                float(special.ndtri(1.0 - fp[min(i, len(fp) - 1)])) if fp else -math.inf
+                for i in range(k)
+            ]
+        )
+    return eff, fut
 
 
 def _futility_by_look(
