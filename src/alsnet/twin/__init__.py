@@ -5,6 +5,7 @@
 * :func:`load_dream` / :func:`run_dream_benchmark`: the DREAM ALS Prediction Prize
   data (filled constants undone) and the CV-then-test-once benchmark.
 * :class:`PrognosticScore`: scikit-learn regressor of the untreated outcome.
+* :class:`TwinModel`: D50 ALSFRS-R trajectories with empirical-Bayes patient effects.
 * PROCOVA (Schuler et al. 2022): variance, power, sample size and the ANCOVA.
 """
 
@@ -21,6 +22,7 @@ from alsnet.twin.dream import (
     unfill_dream,
 )
 from alsnet.twin.features import TARGET, WINDOW_VARIABLES, feature_columns, window_features
+from alsnet.twin.model import TwinModel
 from alsnet.twin.procova import (
     ProcovaResult,
     ResamplingCheck,
@@ -46,6 +48,7 @@ __all__ = [
     "PrognosticScore",
     "ResamplingCheck",
     "SampleSize",
+    "TwinModel",
     "adjusted_sample_size",
     "feature_columns",
     "load_dream",
