@@ -169,31 +169,24 @@ def _to_float(text: pd.Series) -> np.ndarray:
 def _coerce_column(
     raw: pd.Series, col: ColumnSpec, *, source: str, lines: np.ndarray, log: ProblemLog
 ) -> pd.Series:
+    def refuse(
+        mask: np.ndarray, rule: str, values: pd.Series | np.ndarray | None = raw
+    ) -> np.ndarray:
+        """Log one problem per True cell of ``mask``; return the cells that passed."""
+        log.add_mask(mask, source=source, lines=lines, column=col.name, values=values, rule=rule)
+        return ~mask
+
     if _is_text(raw):
         text, blank = _text(raw)
     else:
         text, blank = None, raw.isna().to_numpy()
     if not col.nullable:
-        log.add_mask(
-            blank,
-            source=source,
-            lines=lines,
-            column=col.name,
-            values=None,
-            rule="a value is required",
-        )
+        refuse(blank, "a value is required", values=None)
     if col.kind in ("str", "cat"):
         out = text if text is not None else _text(raw.astype("string"))[0]
         if col.kind == "cat":
             bad = ~blank & ~out.isin(col.vocab).fillna(False).to_numpy(dtype=bool)
-            log.add_mask(
-                bad,
-                source=source,
-                lines=lines,
-                column=col.name,
-                values=out,
-                rule="must be one of " + ", ".join(col.vocab),
-            )
+            refuse(bad, "must be one of " + ", ".join(col.vocab), values=out)
         return out
     if col.kind == "flag":
         if pd.api.types.is_bool_dtype(raw.dtype):
@@ -204,14 +197,7 @@ def _coerce_column(
         else:
             mapped = text.str.lower().map(_FLAG_TEXT, na_action="ignore")
         bad = ~blank & pd.isna(mapped).to_numpy(dtype=bool)
-        log.add_mask(
-            bad,
-            source=source,
-            lines=lines,
-            column=col.name,
-            values=raw,
-            rule="must be 0 or 1 (empty = unknown)",
-        )
+        refuse(bad, "must be 0 or 1 (empty = unknown)")
         vals = np.where(blank | bad, np.nan, mapped.to_numpy(dtype="float64", na_value=np.nan))
         return pd.Series(pd.array(vals, dtype="Float64"), index=raw.index).round().astype("Int64")
     # numeric
@@ -220,10 +206,6 @@ def _coerce_column(
     else:
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     values = np.where(np.isinf(values), np.nan, values)
-
-    def refuse(mask: np.ndarray, rule: str) -> np.ndarray:
-        log.add_mask(mask, source=source, lines=lines, column=col.name, values=raw, rule=rule)
-        return ~mask
 
     ok = ~blank & refuse(
         ~blank & ~np.isfinite(values), f"must be a number ({col.unit or col.kind})"
