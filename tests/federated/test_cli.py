@@ -44,3 +44,26 @@ def test_policy_check(tmp_path):
     r = runner.invoke(app, ["federated", "policy", "check", str(bad)])
     assert r.exit_code == 1
     assert "min_rows" in r.stderr
+
+
+def test_export_cli_releases_and_refuses(tmp_path, site_cohorts):
+    site_id, cohort = next(iter(site_cohorts.items()))
+    d = tmp_path / site_id
+    write_csv(cohort, d)
+    open_policy = tmp_path / "open.yaml"
+    open_policy.write_text(f"site_id: {site_id}\nallow_export: true\nexport_k: 5\n")
+    closed = tmp_path / "closed.yaml"
+    closed.write_text(f"site_id: {site_id}\n")
+    runner = CliRunner()
+    out = tmp_path / "export"
+    args = ["federated", "export", "--site", str(d), "--out", str(out)]
+    r = runner.invoke(app, [*args, "--policy", str(open_policy)])
+    assert r.exit_code == 0, r.output
+    report = json.loads((out / "export_report.json").read_text())
+    assert report["anonymity"]["smallest_released_class"] >= 5
+    refused = tmp_path / "refused"
+    r = runner.invoke(app, [*args[:-1], str(refused), "--policy", str(closed)])
+    assert r.exit_code != 0 and "allow_export" in r.output
+    assert not refused.exists()
+    r = runner.invoke(app, ["federated", "audit", str(d)])
+    assert "export released" in r.output and "export refused" in r.output

@@ -1,4 +1,4 @@
-"""CLI commands: ``alsnet federated run | demo | policy check | audit``."""
+"""CLI commands: ``alsnet federated run | demo | export | policy check | audit``."""
 
 from __future__ import annotations
 
@@ -174,11 +174,50 @@ def demo(
     console.print(f"wrote {len(res.files)} files to {out}", highlight=False)
 
 
+def export(
+    site: Annotated[Path, typer.Option("--site", help="Site directory (canonical CSV layout).")],
+    policy: Annotated[Path, typer.Option("--policy", help="The site's policy YAML file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="New directory for the export.")],
+    requester: Annotated[
+        str, typer.Option("--requester", help="Identity of the requester (audit log).")
+    ] = "anonymous",
+    secret: Annotated[
+        str | None,
+        typer.Option(
+            "--secret",
+            help="Pseudonym key: a file or env:NAME for stable pseudonyms (default: a fresh "
+            "key per export, so exports cannot be linked).",
+        ),
+    ] = None,
+) -> None:
+    """Record-level export: pseudonyms, day offsets, age bands top-coded at 90, k-anonymity."""
+    from alsnet.federated import Policy
+    from alsnet.federated.audit import AUDIT_FILE
+    from alsnet.federated.export import export_records, write_export
+    from alsnet.io.canonical import read_csv
+    from alsnet.io.pseudonym import load_secret
+
+    pol = Policy.from_yaml(policy)
+    cohort = read_csv(site, keep_ids=True)
+    key = load_secret(secret) if secret is not None else None
+    res = export_records(cohort, pol, requester=requester, secret=key, audit=site / AUDIT_FILE)
+    files = write_export(res, out)
+    a = res.report["anonymity"]
+    levels = ", ".join(f"{q}={v}" for q, v in a["levels"].items())
+    console.print(
+        f"exported {res.report['rows']['patients']} of {a['records']} patients "
+        f"(k={a['k']}, suppressed {a['suppressed']}; levels {levels}) to {out} "
+        f"({len(files)} files)",
+        highlight=False,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add ``alsnet federated`` to ``app``."""
     fed.command("run")(handle_errors(run))
     fed.command("audit")(handle_errors(audit_show))
     fed.command("demo")(handle_errors(demo))
+    fed.command("export")(handle_errors(export))
     policy_app.command("check")(handle_errors(policy_check))
     fed.add_typer(policy_app, name="policy")
     app.add_typer(fed, name="federated")

@@ -12,6 +12,9 @@ before anything leaves it. Example ``policy.yaml``::
     min_km_grid_days: 7          # narrowest Kaplan-Meier time grid
     allowed_analyses: [summary, km, cox, lmm]
     allowed_requesters: ["*@alsnet.example"]   # fnmatch patterns
+    allow_export: false          # record-level export (alsnet federated export)
+    export_k: 5                  # k-anonymity of exported quasi-identifiers
+    max_suppressed: 0.05         # largest fraction of records an export may suppress
 
 Fields left out take the jurisdiction profile's value (:data:`PROFILES`), then the
 project defaults (:data:`DEFAULTS`).
@@ -48,6 +51,9 @@ DEFAULTS: dict[str, Any] = {
     "min_km_grid_days": 7,
     "allowed_analyses": ANALYSES,
     "allowed_requesters": ("*",),
+    "allow_export": False,
+    "export_k": 5,
+    "max_suppressed": 0.05,
 }
 
 #: Jurisdiction profiles: thresholds that differ from :data:`DEFAULTS`. US sites follow
@@ -59,7 +65,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "custom": {},
 }
 
-_INT_FIELDS = ("min_rows", "min_cell", "min_sites", "min_km_grid_days")
+_INT_FIELDS = ("min_rows", "min_cell", "min_sites", "min_km_grid_days", "export_k")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,12 @@ class Policy:
         Analyses this site runs.
     allowed_requesters : tuple of str
         ``fnmatch`` patterns of requester identities (``"*"`` = anyone).
+    allow_export : bool
+        Whether record-level exports (:mod:`alsnet.federated.export`) are allowed.
+    export_k : int
+        k of the k-anonymity check on exported quasi-identifiers.
+    max_suppressed : float
+        Largest fraction of records an export may suppress to reach ``export_k``.
     """
 
     site_id: str
@@ -97,6 +109,9 @@ class Policy:
     min_km_grid_days: int = 7
     allowed_analyses: tuple[str, ...] = ANALYSES
     allowed_requesters: tuple[str, ...] = ("*",)
+    allow_export: bool = False
+    export_k: int = 5
+    max_suppressed: float = 0.05
 
     @classmethod
     def default(cls, site_id: str) -> Policy:
@@ -166,6 +181,18 @@ class Policy:
                 bad("allowed_requesters", v, "must be a non-empty list of identity patterns")
             else:
                 values["allowed_requesters"] = tuple(v)
+        if "allow_export" in data:
+            v = data["allow_export"]
+            if not isinstance(v, bool):
+                bad("allow_export", v, "must be true or false")
+            else:
+                values["allow_export"] = v
+        if "max_suppressed" in data:
+            v = data["max_suppressed"]
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+                bad("max_suppressed", v, "must be a fraction in [0, 1]")
+            else:
+                values["max_suppressed"] = float(v)
         if values["min_rows"] < values["min_cell"]:
             bad("min_rows", values["min_rows"], "must be >= min_cell")
         if problems:
