@@ -282,7 +282,13 @@ def k_anonymise(qi: pd.DataFrame, k: int, *, max_suppressed: float = 0.05) -> An
         raise ValueError(f"max_suppressed must be in [0, 1], got {max_suppressed!r}")
     n = len(qi)
     limit = int(np.floor(max_suppressed * n + 1e-9))
-    best: tuple[float, int, dict[str, int], pd.DataFrame, npt.NDArray[np.int64]] | None = None
+    # integer codes of every quasi-identifier at every level, computed once
+    codes: dict[str, list[npt.NDArray[np.int64]]] = {q: [] for q in QUASI_IDENTIFIERS}
+    for q in QUASI_IDENTIFIERS:
+        for level in range(HEIGHTS[q] + 1):
+            col = generalise(qi, {q: level})[q].astype(str)
+            codes[q].append(pd.factorize(col, sort=False)[0].astype(np.int64))
+    best: tuple[float, int, dict[str, int], npt.NDArray[np.int64]] | None = None
     searched = 0
     grid = itertools.product(*(range(HEIGHTS[q] + 1) for q in QUASI_IDENTIFIERS))
     for combo in sorted(
@@ -293,17 +299,22 @@ def k_anonymise(qi: pd.DataFrame, k: int, *, max_suppressed: float = 0.05) -> An
         if best is not None and loss > best[0]:
             break  # sorted by loss: nothing later can win
         searched += 1
-        gen = generalise(qi, levels)
-        sizes = class_sizes(gen)
+        key = np.zeros(n, dtype=np.int64)
+        for q in QUASI_IDENTIFIERS:
+            c = codes[q][levels[q]]
+            key = key * (int(c.max(initial=0)) + 1) + c
+        _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        sizes = counts[inverse.ravel()].astype(np.int64)
         n_sup = int((sizes < k).sum())
         if n_sup <= limit and n - n_sup > 0 and (best is None or n_sup < best[1]):
-            best = (loss, n_sup, levels, gen, sizes)
+            best = (loss, n_sup, levels, sizes)
     if best is None:
         raise PrivacyThresholdError(
             f"k-anonymity: no generalisation gives classes of at least {k} records with at "
             f"most {max_suppressed:.0%} suppressed ({n} records in all); export refused"
         )
-    loss, _, levels, gen, sizes = best
+    loss, _, levels, sizes = best
+    gen = generalise(qi, levels)
     keep = sizes >= k
     return AnonymityResult(
         levels=levels,
