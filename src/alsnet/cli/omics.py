@@ -1,4 +1,4 @@
-"""CLI commands: ``alsnet omics simulate`` and ``alsnet omics cluster``."""
+"""CLI commands: ``alsnet omics simulate``, ``cluster``, ``ingest`` and ``subtype``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from alsnet.cli._common import console, handle_errors
+from alsnet.cli._common import DbOption, console, handle_errors
 from alsnet.exceptions import AlsnetError
 
 __all__ = ["parse_k", "register"]
@@ -92,8 +92,6 @@ def cluster_cmd(
     """VST -> ComBat (unless --no-correct) -> consensus clustering -> batch QC gate."""
     import anndata
 
-    from alsnet.omics import pp, tl
-
     ks = parse_k(k)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
@@ -102,16 +100,8 @@ def cluster_cmd(
         raise AlsnetError(
             f"batch key {batch_key!r} is not an obs column (have: {', '.join(adata.obs.columns)})"
         )
-    if ks[-1] >= adata.n_obs:
-        raise AlsnetError(f"k up to {ks[-1]} needs more than {adata.n_obs} samples")
-    pp.vst(adata)
-    layer = "vst"
-    if correct:
-        pp.combat(adata, batch_key=batch_key)
-        layer = "combat"
-    gate_keys = [batch_key] + [g for g in GATE_KEYS if g != batch_key]
-    res = tl.consensus_cluster(
-        adata, layer=layer, k_values=ks, n_resamples=resamples, batch_keys=gate_keys, rng=seed
+    res, _ = _correct_and_cluster(
+        adata, batch_key=batch_key, correct=correct, ks=ks, resamples=resamples, seed=seed
     )
     result: dict[str, Any] = {
         "input": str(path),
@@ -149,6 +139,223 @@ def cluster_cmd(
             },
         )
         console.print(f"report: {html}", highlight=False)
+
+
+def _correct_and_cluster(
+    adata: Any,
+    *,
+    batch_key: str | None,
+    correct: bool,
+    ks: list[int],
+    resamples: int,
+    seed: int,
+) -> tuple[Any, str]:
+    """VST -> ComBat on ``batch_key`` (if ``correct``) -> consensus clustering with the gate.
+
+    Shared by ``omics cluster`` and ``omics subtype``; returns the result and the layer used.
+    """
+    from alsnet.omics import pp, tl
+
+    if ks[-1] >= adata.n_obs:
+        raise AlsnetError(f"k up to {ks[-1]} needs more than {adata.n_obs} samples")
+    pp.vst(adata)
+    layer = "vst"
+    if correct and batch_key is not None:
+        pp.combat(adata, batch_key=batch_key)
+        layer = "combat"
+    keys = [batch_key] if batch_key is not None else []
+    gate_keys = keys + [g for g in GATE_KEYS if g != batch_key]
+    res = tl.consensus_cluster(
+        adata, layer=layer, k_values=ks, n_resamples=resamples, batch_keys=gate_keys, rng=seed
+    )
+    return res, layer
+
+
+def _read_with_warnings(counts: Path, meta: Path | None, fmt: str, batch: str | None) -> Any:
+    """:func:`alsnet.omics.io.read_omics`, printing its warnings on stderr."""
+    import warnings
+
+    from alsnet.cli._common import err_console
+    from alsnet.exceptions import AlsnetWarning
+    from alsnet.omics.io import read_omics
+
+    if fmt not in ("auto", "csv", "featurecounts", "h5ad"):
+        raise typer.BadParameter(f"--format must be auto, csv, featurecounts or h5ad; got {fmt!r}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AlsnetWarning)
+        adata = read_omics(counts, meta, format=fmt, batch_key=batch)  # type: ignore[arg-type]
+    for w in caught:
+        err_console.print(f"[yellow]warning:[/] {w.message}", markup=True, highlight=False)
+    return adata
+
+
+def _link_patients(adata: Any, db: str, meta: Path | None) -> int:
+    """Mark ``obs["in_registry"]``; print how many samples link to no registry patient."""
+    from alsnet.cli._common import err_console
+    from alsnet.omics.io import read_metadata, registry_patient_ids, unknown_patients
+
+    if "patient_id" not in adata.obs.columns:
+        raise AlsnetError("--db needs a 'patient_id' column in the sample metadata")
+    unknown = unknown_patients(adata.obs, registry_patient_ids(db))
+    adata.obs["in_registry"] = ~adata.obs_names.isin(unknown)
+    if len(unknown):
+        lines = read_metadata(meta).attrs["lines"] if meta is not None else {}
+        where = ", ".join(str(lines.get(s, s)) for s in unknown[:10])
+        more = ", ..." if len(unknown) > 10 else ""
+        err_console.print(
+            f"[yellow]warning:[/] {len(unknown)} sample(s) have a patient_id not found in the "
+            f"registry patients table (metadata lines {where}{more})",
+            markup=True,
+            highlight=False,
+        )
+    return len(unknown)
+
+
+FormatOpt = Annotated[
+    str, typer.Option("--format", "-f", help="Count format: auto, csv, featurecounts or h5ad.")
+]
+MetaOpt = Annotated[
+    Path | None, typer.Option("--meta", "-m", help="Sample metadata CSV (sample_id, ...).")
+]
+
+
+@omics_app.command("ingest")
+@handle_errors
+def ingest_cmd(
+    counts: Annotated[
+        Path, typer.Argument(help="Counts: genes x samples CSV/TSV, featureCounts or .h5ad.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .h5ad file.")],
+    meta: MetaOpt = None,
+    fmt: FormatOpt = "auto",
+    batch: Annotated[
+        str | None, typer.Option("--batch", help="Batch column to check (>= 2 samples each).")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Directory for the QC report.html.")
+    ] = None,
+    drop_outliers: Annotated[
+        bool, typer.Option("--drop-outliers", help="Drop QC outliers before writing.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Read counts + metadata, QC the samples, write an .h5ad (optionally a QC report).
+
+    With --db, samples are linked to registry patients by pseudonym (patient_id) and those
+    without a registry patient are reported.
+    """
+    from alsnet.omics.qc import sample_qc
+
+    adata = _read_with_warnings(counts, meta, fmt, batch)
+    if db is not None:
+        _link_patients(adata, db, meta)
+    qc = sample_qc(adata)
+    for col in ("library_size", "detected_genes", "median_correlation"):
+        adata.obs[f"qc_{col}"] = qc[col].to_numpy()
+    if report is not None:
+        from alsnet.omics._reports import write_qc_report
+
+        html = write_qc_report(
+            adata, qc, report / "report.html", provenance={"counts": counts.name}
+        )
+        console.print(f"QC report: {html}", highlight=False)
+    n_out = int(qc["outlier"].sum())
+    if drop_outliers and n_out:
+        adata = adata[~qc["outlier"].to_numpy()].copy()
+        if batch is not None:
+            from alsnet.omics.io import _check_batch
+
+            _check_batch(adata.obs, batch, f"{counts.name} after dropping outliers")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    adata.write_h5ad(out)
+    dropped = f", {n_out} dropped" if drop_outliers else ""
+    console.print(
+        f"wrote {adata.n_obs} samples x {adata.n_vars} genes to {out} "
+        f"({n_out} QC outlier(s){dropped})",
+        highlight=False,
+    )
+
+
+#: Exit code of ``omics subtype`` when the batch QC gate refuses the clustering.
+GATE_REFUSED_EXIT = 3
+
+
+@omics_app.command("subtype")
+@handle_errors
+def subtype_cmd(
+    counts: Annotated[
+        Path, typer.Argument(help="Counts: genes x samples CSV/TSV, featureCounts or .h5ad.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    meta: MetaOpt = None,
+    batch: Annotated[
+        str | None, typer.Option("--batch", help="Metadata column corrected by ComBat.")
+    ] = None,
+    k: Annotated[str, typer.Option("--k", help="k values: 2..6, 2,3,4 or a fixed 3.")] = "2..6",
+    fmt: FormatOpt = "auto",
+    resamples: Annotated[int, typer.Option("--resamples", min=2, help="Subsamples per k.")] = 50,
+    drop_outliers: Annotated[
+        bool, typer.Option("--drop-outliers", help="Drop QC outliers before clustering.")
+    ] = False,
+    seed: Annotated[int, typer.Option("--seed", "-s", help="Random seed.")] = 0,
+) -> None:
+    """Ingest -> VST -> ComBat on --batch -> consensus clustering -> batch QC gate.
+
+    DIR gets assignments.csv (sample_id, subtype, probability = normalised item consensus:
+    the sample's mean consensus with its cluster over its mean consensus with every cluster),
+    patients.csv (per-patient labels across tissues, "discordant" when they disagree) and
+    report.html. If the gate refuses (clusters track site/platform/tissue), only the report is
+    written and the command exits with code 3.
+    """
+    import pandas as pd
+
+    from alsnet.omics import tl
+    from alsnet.omics._reports import write_subtype_report
+    from alsnet.omics.qc import sample_qc
+
+    ks = parse_k(k)
+    adata = _read_with_warnings(counts, meta, fmt, batch)
+    qc = sample_qc(adata)
+    if drop_outliers and qc["outlier"].any():
+        adata = adata[~qc["outlier"].to_numpy()].copy()
+    res, layer = _correct_and_cluster(
+        adata, batch_key=batch, correct=True, ks=ks, resamples=resamples, seed=seed
+    )
+    prob = tl.membership_probability(res.consensus[res.k], res.labels)
+    assignments = pd.DataFrame(
+        {"sample_id": adata.obs_names.astype(str), "subtype": res.labels, "probability": prob}
+    )
+    patients = None
+    if "patient_id" in adata.obs.columns:
+        patients = tl.patient_labels(adata.obs, res.labels, prob)
+    out.mkdir(parents=True, exist_ok=True)
+    html = write_subtype_report(
+        res,
+        adata,
+        assignments,
+        out / "report.html",
+        layer=layer,
+        site_key=batch or "site",
+        patients=patients,
+        provenance={"counts": counts.name, "batch": batch or "none", "seed": seed},
+    )
+    if not res.published:
+        from alsnet.cli._common import err_console
+
+        err_console.print(
+            f"[bold red]refused:[/] subtypes not published: {res.gate.reason}. Report: {html}",
+            markup=True,
+            highlight=False,
+        )
+        raise typer.Exit(code=GATE_REFUSED_EXIT)
+    assignments.to_csv(out / "assignments.csv", index=False)
+    if patients is not None:
+        patients.reset_index().to_csv(out / "patients.csv", index=False)
+    sizes = ", ".join(f"{lab}: {n}" for lab, n in zip(*_sizes(res.labels), strict=True))
+    console.print(
+        f"k = {res.k} ({sizes}), published; wrote {out / 'assignments.csv'} and {html}",
+        highlight=False,
+    )
 
 
 def _sizes(labels: Any) -> tuple[list[str], list[int]]:

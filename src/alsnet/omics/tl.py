@@ -1,4 +1,5 @@
-"""Tools over AnnData: consensus clustering with PAC / cophenetic k choice and a batch gate."""
+"""Tools over AnnData: consensus clustering with PAC / cophenetic k choice and a batch gate;
+per-sample membership probabilities and per-patient labels across tissues."""
 
 from __future__ import annotations
 
@@ -11,13 +12,23 @@ from alsnet.omics._consensus import (
     consensus_matrices,
     pac_score,
 )
+from alsnet.omics._labels import (
+    DISCORDANT,
+    UNASSIGNED,
+    membership_probability,
+    patient_labels,
+)
 
 __all__ = [
+    "DISCORDANT",
     "MAX_BATCH_ARI",
+    "UNASSIGNED",
     "ConsensusResult",
     "GateResult",
     "batch_gate",
     "consensus_cluster",
     "consensus_matrices",
+    "membership_probability",
     "pac_score",
+    "patient_labels",
 ]
