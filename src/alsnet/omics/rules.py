@@ -677,7 +677,12 @@ class _Facts:
             if visits is None or not len(visits):
                 self._scores = pd.DataFrame({s: np.full(self.n, np.nan) for s in _SCORES})
             else:
-                base = encals_baseline(self.patients.reset_index(drop=True), visits)
+                pats = self.patients.reset_index(drop=True)
+                need = ("age_onset", "diagnosis_day", "onset_region", "el_escorial", "ftd")
+                pats = pats.assign(**{c: np.nan for c in need if c not in pats.columns})
+                if "c9orf72" not in pats.columns:
+                    pats = pats.assign(c9orf72=np.nan)
+                base = encals_baseline(pats, visits)
                 tab = encals_table(base, errors="flag", source="patients")
                 self._scores = pd.DataFrame(
                     {s: tab[s].to_numpy(dtype="float64", na_value=np.nan) for s in _SCORES}
@@ -719,7 +724,10 @@ def _leaf_gene(f: _Facts, p: Mapping[str, Any]) -> Codes:
     tested = has_rows | ~np.isnan(flag)
     # A carrier flag without a finding row: pathogenic variant of unknown detail.
     bare_carrier = (flag == 1) & ~has_rows
-    plain = "variant" not in p and "variant_class" not in p
+    # The C9orf72 flag records a repeat expansion (schema), so its class is known.
+    bare_class = "repeat_expansion" if gene == "C9orf72" else None
+    plain = "variant" not in p
+    plain &= "variant_class" not in p or bare_class in p["variant_class"]
     plain &= "pathogenic" in p.get("pathogenicity", ("pathogenic",))
     out = _codes(hit, tested)
     out[bare_carrier] = TRUE if plain else UNKNOWN
@@ -806,6 +814,11 @@ def _evaluate(node: Criterion, f: _Facts, leaf_codes: dict[int, Codes]) -> Codes
         return (TRUE - kids[0]).astype(np.int8)
     stack = np.vstack(kids)
     return (stack.min(axis=0) if node.kind == "all" else stack.max(axis=0)).astype(np.int8)
+
+
+def _evaluate_study_codes(rules: RuleSet, f: _Facts) -> list[Codes]:
+    """Truth codes of every study (no reasons), for repeated evaluation (imputation)."""
+    return [_evaluate(st.criteria, f, {}) for st in rules.studies]
 
 
 def _join(labels: Sequence[str], codes: Sequence[Codes], want: int, n: int) -> np.ndarray:
