@@ -230,9 +230,10 @@ def trial_scenarios(
     dict of str to SimulationResult
         By scenario name.
     """
-    from alsnet.trials import load_design, simulate
+    from alsnet.trials import PlatformDesign, load_design, simulate
 
     design = load_design("healey")
+    assert isinstance(design, PlatformDesign)
     return {
         sc: simulate(design, sc, n_sims=n_sims, seed=seed + i) for i, sc in enumerate(scenarios)
     }

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from alsnet.cli._common import console, handle_errors
 from alsnet.trials._errors import TrialDesignError
+
+if TYPE_CHECKING:
+    from alsnet.trials.adaptive import AdaptiveDesign, AdaptiveResult
 
 __all__ = ["register"]
 
@@ -137,10 +140,13 @@ def validate_cmd(
     design: Annotated[str, typer.Argument(help="Design file (YAML) or shipped example name.")],
 ) -> None:
     """Validate a platform-trial design file; exit 2 naming the field if it is invalid."""
-    from alsnet.trials.design import load_design
+    from alsnet.trials.design import PlatformDesign, load_design
     from alsnet.trials.simulate import enrolment_schedule
 
     d = load_design(design)
+    if not isinstance(d, PlatformDesign):
+        _print_adaptive_design(d)
+        return
     sched = enrolment_schedule(d)
     table = Table(title=f"{d.name} (version {d.version}): valid")
     for col in ("regimen", "entry month", "n", "looks (months)"):
@@ -151,6 +157,22 @@ def validate_cmd(
     console.print(f"scenarios: {', '.join(d.scenarios) or '(none)'}", highlight=False)
 
 
+def _print_adaptive_design(d: AdaptiveDesign) -> None:
+    table = Table(title=f"{d.name} (version {d.version}, adaptive binary outcome): valid")
+    for col in ("look", "with data", "randomised", "superiority", "inferiority"):
+        table.add_column(col, justify="right")
+    for k in range(d.n_looks):
+        table.add_row(
+            str(k + 1),
+            str(d.data_looks[k]),
+            str(d.randomised_at_looks[k]),
+            f"{d.superiority[k]:g}",
+            f"{d.inferiority[k]:g}",
+        )
+    console.print(table)
+    console.print(f"arms: {', '.join(d.arms)}; scenarios: {', '.join(d.scenarios)}")
+
+
 def simulate_cmd(
     design: Annotated[str, typer.Argument(help="Design file (YAML) or shipped example name.")],
     scenario: Annotated[str, typer.Option("--scenario", help="Scenario name in the design.")],
@@ -159,16 +181,36 @@ def simulate_cmd(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write RESULT.json here.", show_default=False)
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Local processes.")] = 1,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend", help="local (processes on this machine) or ray (RAY_ADDRESS or local)."
+        ),
+    ] = "local",
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "--workers",
+            min=1,
+            help="Parallel workers [default: all cores].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Simulate a design's operating characteristics under a scenario."""
     from alsnet.trials.design import load_design
-    from alsnet.trials.simulate import simulate
+    from alsnet.trials.simulate import SimulationResult, simulate
 
+    if backend not in ("local", "ray"):
+        raise TrialDesignError(f"backend: must be local or ray, got {backend!r}")
     d = load_design(design)
-    res = simulate(d, scenario, n_sims=sims, seed=seed, n_workers=workers)
+    res = simulate(d, scenario, n_sims=sims, seed=seed, backend=backend, n_jobs=jobs)
     if out is not None:
         out.write_text(res.to_json() + "\n", encoding="utf-8")
+    if not isinstance(res, SimulationResult):
+        _print_adaptive_result(res)
+        return
     df = res.summary()
     table = Table(title=f"{d.name} / {res.scenario}: {sims} trials in {res.elapsed_s:.1f} s")
     cols = [
@@ -188,6 +230,33 @@ def simulate_cmd(
             cells.append(f"{row[col]:.3f} ± {row[col + '_se']:.3f}")
         table.add_row(*cells)
     console.print(table)
+
+
+def _print_adaptive_result(res: AdaptiveResult) -> None:
+    title = (
+        f"{res.design} / {res.scenario}: {res.sims} trials in {res.elapsed_s:.1f} s "
+        f"({res.backend}, {res.n_jobs} jobs)"
+    )
+    table = Table(title=title)
+    cols = ("arm", "true_y", "p_superior", "p_dropped", "p_selected", "mean_n")
+    for col in cols:
+        table.add_column(col, justify="right")
+    for i, arm in enumerate(res.arms):
+        table.add_row(
+            arm,
+            f"{res.true_ys[i]:.3f}",
+            f"{res.p_success[i]:.3f} ± {res.p_success_se[i]:.3f}",
+            f"{res.p_early_futility[i]:.3f} ± {res.p_early_futility_se[i]:.3f}",
+            f"{res.p_selected[i]:.3f} ± {res.p_selected_se[i]:.3f}",
+            f"{res.arm_mean_n[i]:.0f} ± {res.arm_mean_n_se[i]:.0f}",
+        )
+    console.print(table)
+    console.print(
+        f"P(superiority) {res.p_superiority:.3f} ± {res.p_superiority_se:.3f}, "
+        f"P(equivalence) {res.p_equivalence:.3f} ± {res.p_equivalence_se:.3f}, "
+        f"P(no decision) {res.p_max:.3f}, mean N {res.mean_n:.0f} ± {res.mean_n_se:.0f}",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

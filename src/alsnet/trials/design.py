@@ -24,9 +24,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alsnet.trials._errors import TrialDesignError
+
+if TYPE_CHECKING:
+    from alsnet.trials.adaptive.design import AdaptiveDesign
 
 __all__ = [
     "ControlSharing",
@@ -574,8 +577,11 @@ def example_names() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in pkg.iterdir() if p.name.endswith(".yaml"))
 
 
-def load_design(design: str | Path) -> PlatformDesign:
+def load_design(design: str | Path) -> PlatformDesign | AdaptiveDesign:
     """Load a design from a file path or the name of a shipped example (e.g. ``"healey"``).
+
+    Files with ``kind: adaptive-binary`` (e.g. the example ``"adaptr-readme"``) load as an
+    :class:`~alsnet.trials.adaptive.AdaptiveDesign`; all others as a :class:`PlatformDesign`.
 
     Examples
     --------
@@ -584,15 +590,32 @@ def load_design(design: str | Path) -> PlatformDesign:
     ([160, 160, 160], (3, 1), 0.979)
     >>> sorted(d.scenarios)
     ['drift_slower', 'null', 'slow25', 'slow30', 'slow35']
+    >>> type(load_design("adaptr-readme")).__name__
+    'AdaptiveDesign'
     """
     p = Path(design)
     if p.exists():
-        return PlatformDesign.from_file(p)
+        return _load_file(p)
     name = str(design)
     if name in example_names():
         res = resources.files("alsnet.trials") / "examples" / f"{name}.yaml"
         with resources.as_file(res) as f:
-            return PlatformDesign.from_file(f)
+            return _load_file(f)
     raise FileNotFoundError(
         f"design {name!r}: no such file and not a shipped example ({example_names()})"
     )
+
+
+def _load_file(path: Path) -> PlatformDesign | AdaptiveDesign:
+    """Parse a YAML design file and build the design type its ``kind`` names."""
+    import yaml
+
+    from alsnet.trials.adaptive.design import AdaptiveDesign, is_adaptive_mapping
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise TrialDesignError(f"{path.name}: not valid YAML ({exc})") from None
+    if is_adaptive_mapping(data):
+        return AdaptiveDesign.from_dict(data)
+    return PlatformDesign.from_dict(_mapping(data, path.name))

@@ -37,8 +37,9 @@ non-concurrent controls). Reallocation of a stopped regimen's slots to other reg
 modelled (the enrolment schedule is fixed).
 
 Reproducibility: the simulations are split into fixed blocks of :data:`BLOCK_SIZE` trials,
-each with its own stream from ``numpy.random.SeedSequence(seed).spawn(n_blocks)``; chunks and
-workers only group blocks, so results do not depend on ``n_chunks`` or ``n_workers``.
+each with its own stream from ``numpy.random.SeedSequence(seed).spawn(n_blocks)``; chunks,
+processes and backends (:mod:`alsnet.trials.backends`: local processes or Ray) only group
+blocks, so results do not depend on ``n_chunks``, ``n_jobs`` or ``backend``.
 """
 
 from __future__ import annotations
@@ -47,16 +48,19 @@ import json
 import logging
 import math
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy import special
 
+from alsnet.trials.backends import group_blocks, resolve_jobs, run_chunks, spawn_blocks
 from alsnet.trials.design import WEEKS_TO_MONTHS, PlatformDesign, Scenario
+
+if TYPE_CHECKING:
+    from alsnet.trials.adaptive import AdaptiveDesign, AdaptiveResult, AdaptiveScenario
 
 __all__ = [
     "BLOCK_SIZE",
@@ -552,16 +556,64 @@ def _mean_se(x: FloatArray) -> tuple[FloatArray, FloatArray]:
     return np.asarray(m, dtype=np.float64), np.asarray(sd / np.sqrt(np.maximum(n, 1)))
 
 
+@overload
 def simulate(
     design: PlatformDesign,
     scenario: str | Scenario,
     *,
+    n_sims: int = ...,
+    seed: int = ...,
+    n_chunks: int | None = ...,
+    backend: str = ...,
+    n_jobs: int | None = ...,
+    n_workers: int | None = ...,
+) -> SimulationResult: ...
+
+
+@overload
+def simulate(
+    design: AdaptiveDesign,
+    scenario: str | AdaptiveScenario,
+    *,
+    n_sims: int = ...,
+    seed: int = ...,
+    n_chunks: int | None = ...,
+    backend: str = ...,
+    n_jobs: int | None = ...,
+    n_workers: int | None = ...,
+) -> AdaptiveResult: ...
+
+
+@overload
+def simulate(
+    design: PlatformDesign | AdaptiveDesign,
+    scenario: str,
+    *,
+    n_sims: int = ...,
+    seed: int = ...,
+    n_chunks: int | None = ...,
+    backend: str = ...,
+    n_jobs: int | None = ...,
+    n_workers: int | None = ...,
+) -> SimulationResult | AdaptiveResult: ...
+
+
+def simulate(
+    design: PlatformDesign | AdaptiveDesign,
+    scenario: str | Scenario | AdaptiveScenario,
+    *,
     n_sims: int = 1000,
     seed: int = 0,
     n_chunks: int | None = None,
-    n_workers: int = 1,
-) -> SimulationResult:
+    backend: str = "local",
+    n_jobs: int | None = None,
+    n_workers: int | None = None,
+) -> SimulationResult | AdaptiveResult:
     """Simulate ``n_sims`` platform trials under ``scenario`` and summarise per regimen.
+
+    An :class:`~alsnet.trials.adaptive.AdaptiveDesign` (e.g. ``adaptr-readme``) is simulated
+    by :func:`~alsnet.trials.adaptive.simulate_adaptive` and gives an
+    :class:`~alsnet.trials.adaptive.AdaptiveResult`.
 
     Parameters
     ----------
@@ -575,9 +627,15 @@ def simulate(
         Root seed; block ``b`` uses ``SeedSequence(seed).spawn(n_blocks)[b]``.
     n_chunks
         Number of chunks the blocks are grouped into (memory vs speed; default: about 1,000
-        trials per chunk). Does not change the results.
+        trials per chunk, at least one per job). Does not change the results.
+    backend
+        ``"local"`` (processes on this machine) or ``"ray"`` (Ray tasks; a local Ray
+        instance unless ``RAY_ADDRESS`` names a cluster). See :mod:`alsnet.trials.backends`.
+        Does not change the results.
+    n_jobs
+        Parallel workers (default: every available core). Does not change the results.
     n_workers
-        Processes to run chunks on (1 = in this process). Does not change the results.
+        Deprecated alias of ``n_jobs``.
 
     Returns
     -------
@@ -594,27 +652,34 @@ def simulate(
     >>> sorted(res.to_dict())
     ['design', 'elapsed_s', 'regimens', 'scenario', 'seed', 'sims']
     """
+    if n_jobs is None and n_workers is not None:
+        n_jobs = n_workers
+    if not isinstance(design, PlatformDesign):
+        from alsnet.trials.adaptive import simulate_adaptive
+
+        if isinstance(scenario, Scenario):
+            raise TypeError("an adaptive design needs an AdaptiveScenario or a scenario name")
+        return simulate_adaptive(
+            design,
+            scenario,
+            n_sims=n_sims,
+            seed=seed,
+            backend=backend,
+            n_jobs=n_jobs,
+            n_chunks=n_chunks,
+        )
     if n_sims < 2:
         raise ValueError("n_sims must be >= 2")
+    if not isinstance(scenario, str | Scenario):
+        raise TypeError("a platform design needs a Scenario or a scenario name")
     sc = design.scenario(scenario) if isinstance(scenario, str) else scenario
     t0 = time.perf_counter()
-    n_blocks = -(-n_sims // BLOCK_SIZE)
-    sizes = [BLOCK_SIZE] * (n_blocks - 1) + [n_sims - BLOCK_SIZE * (n_blocks - 1)]
-    seeds = np.random.SeedSequence(seed).spawn(n_blocks)
+    jobs = resolve_jobs(backend, n_jobs)
+    seeds, sizes = spawn_blocks(n_sims, seed, BLOCK_SIZE)
     if n_chunks is None:
-        n_chunks = max(1, round(n_sims / 1000), n_workers)
-    n_chunks = max(1, min(n_chunks, n_blocks))
-    bounds = np.linspace(0, n_blocks, n_chunks + 1).round().astype(int)
-    jobs = [
-        (seeds[bounds[i] : bounds[i + 1]], sizes[bounds[i] : bounds[i + 1]])
-        for i in range(n_chunks)
-    ]
-    if n_workers > 1:
-        with ProcessPoolExecutor(max_workers=n_workers) as ex:
-            futs = [ex.submit(_run_chunk, design, sc, s, z) for s, z in jobs]
-            outs = [f.result() for f in futs]
-    else:
-        outs = [_run_chunk(design, sc, s, z) for s, z in jobs]
+        n_chunks = max(1, round(n_sims / 1000), jobs)
+    chunks = group_blocks(seeds, sizes, n_chunks)
+    outs = run_chunks(_run_chunk, (design, sc), chunks, backend=backend, n_jobs=n_jobs)
     res = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
     elapsed = time.perf_counter() - t0
     log.info("simulated %d trials of %s/%s in %.2f s", n_sims, design.name, sc.name, elapsed)
