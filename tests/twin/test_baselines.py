@@ -114,7 +114,7 @@ def test_mixed_model_blup_matches_marginal_formula(cohorts: tuple) -> None:
     ref_sd = float(np.sqrt(zn @ vb @ zn.T + fn @ p["cov_beta"] @ fn.T + s2)[0, 0])
     pred = m.predict(cond.subset(ids), [30 * DAYS_PER_MONTH])
     assert pred["mean"].iloc[0] == pytest.approx(np.clip(ref_mean, 0, 48), abs=1e-6)
-    if 0 < ref_mean - 2 * ref_sd and ref_mean + 2 * ref_sd < 48:
+    if ref_mean - 2 * ref_sd > 0 and ref_mean + 2 * ref_sd < 48:
         assert pred["q975"].iloc[0] - pred["q50"].iloc[0] == pytest.approx(
             1.959964 * ref_sd, rel=1e-4
         )

@@ -305,6 +305,8 @@ def censoring_survival(durations: np.ndarray, events: np.ndarray) -> Callable[..
         idx = np.searchsorted(
             times, np.asarray(t, dtype="float64"), side="left" if left else "right"
         )
+        if times.size == 0:  # no censoring
+            return np.ones(idx.shape)
         return np.asarray(np.where(idx == 0, 1.0, surv[np.maximum(idx - 1, 0)]))
 
     return g
