@@ -213,16 +213,19 @@ def _read_text_counts(path: Path, fmt: str) -> CountTable:
         else:
             seen[s] = j
     _raise(problems)
-    frame = pd.read_csv(
-        path,
-        sep=delim,
-        header=None,
-        skiprows=header_lineno,
-        dtype=str,
-        keep_default_na=False,
-        comment=None,
-        engine="c",
-    )
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=delim,
+            header=None,
+            skiprows=header_lineno,
+            dtype=str,
+            keep_default_na=False,
+            comment=None,
+            engine="c",
+        )
+    except pd.errors.EmptyDataError:
+        frame = pd.DataFrame(columns=range(len(header)), dtype=str)
     if frame.shape[1] != len(header):
         _raise(
             [

@@ -72,7 +72,11 @@ def _median_correlation(lcpm: FloatArray, detected: npt.NDArray[np.bool_]) -> Fl
         z = z / norm[:, None]
     corr = z @ z.T
     np.fill_diagonal(corr, np.nan)
-    return np.asarray(np.nanmedian(corr, axis=1), dtype=np.float64)
+    out = np.full(n, np.nan)
+    ok = ~np.isnan(corr).all(axis=1)  # constant profiles have no correlation
+    if ok.any():
+        out[ok] = np.nanmedian(corr[ok], axis=1)
+    return out
 
 
 def qc_metrics(counts: Any) -> pd.DataFrame:
@@ -103,8 +107,11 @@ def qc_metrics(counts: Any) -> pd.DataFrame:
 def _low_outliers(
     v: FloatArray, n_mads: float, floor: float
 ) -> tuple[npt.NDArray[np.bool_], float]:
-    med = float(np.nanmedian(v))
-    mad = float(np.nanmedian(np.abs(v - med))) * _MAD_SCALE
+    finite = v[np.isfinite(v)]
+    if finite.size == 0:
+        return np.zeros(v.shape, dtype=bool), -np.inf
+    med = float(np.median(finite))
+    mad = float(np.median(np.abs(finite - med))) * _MAD_SCALE
     lower = med - max(n_mads * mad, floor)
     return np.asarray(v < lower), lower
 
