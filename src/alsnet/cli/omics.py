@@ -358,6 +358,157 @@ def subtype_cmd(
     )
 
 
+@omics_app.command("match")
+@handle_errors
+def match_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    db: DbOption = None,
+    input_dir: Annotated[
+        Path | None,
+        typer.Option("--input", "-i", help="Canonical CSV directory instead of --db."),
+    ] = None,
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="Rule table (YAML); default: shipped table.")
+    ] = None,
+    draws: Annotated[
+        int,
+        typer.Option("--draws", min=0, help="Genotype imputations for expected counts (0: none)."),
+    ] = 100,
+    seed: Annotated[int, typer.Option("--seed", "-s", help="Seed of the imputations.")] = 0,
+) -> None:
+    """Match registry patients to genotype/biomarker-targeted studies (matches.csv + report)."""
+    from alsnet.omics._match_reports import write_match_report
+    from alsnet.omics.priors import expected_eligible
+    from alsnet.omics.rules import evaluate_rules, load_rules
+
+    if db is not None and input_dir is not None:
+        raise typer.BadParameter("give --db or --input, not both")
+    ruleset = load_rules(rules)
+    if input_dir is not None:
+        from alsnet.io.canonical import read_csv
+
+        cohort = read_csv(input_dir)
+        source = input_dir.name
+    else:
+        from alsnet.cli._common import default_db_url
+        from alsnet.registry import Store
+
+        with Store.open(db or default_db_url(), create=False) as store:
+            cohort = store.load()
+        source = "registry"
+    res = evaluate_rules(ruleset, cohort)
+    expected = expected_eligible(ruleset, cohort, n_draws=draws, rng=seed) if draws > 0 else None
+    out.mkdir(parents=True, exist_ok=True)
+    res.matches.to_csv(out / "matches.csv", index=False)
+    res.summary().to_csv(out / "summary.csv", index=False)
+    if expected is not None:
+        expected.to_csv(out / "expected.csv", index=False)
+    html = write_match_report(
+        res,
+        out / "report.html",
+        expected=expected,
+        provenance={"data": source, "data fingerprint": cohort.fingerprint[:16], "seed": seed},
+    )
+    for row in res.summary().itertuples(index=False):
+        console.print(
+            f"  {row.study_id:<30} eligible {row.eligible:>6}  untested {row.untested:>6}",
+            highlight=False,
+        )
+    for sid in res.unmet():
+        console.print(f"[yellow]warning:[/] no patient meets study {sid}", highlight=False)
+    console.print(f"wrote {out / 'matches.csv'} and {html}", highlight=False)
+
+
+@omics_app.command("targets")
+@handle_errors
+def targets_cmd(
+    path: Annotated[Path, typer.Argument(help="Input .h5ad with raw counts in X.")],
+    subtype_key: Annotated[str, typer.Option("--subtype-key", help="obs column: subtype.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    genetic: Annotated[
+        Path | None, typer.Option("--genetic", help="CSV gene,score: genetic evidence.")
+    ] = None,
+    druggable: Annotated[
+        Path | None, typer.Option("--druggable", help="CSV gene,score: druggability.")
+    ] = None,
+    time_key: Annotated[
+        str | None, typer.Option("--time-key", help="obs column: survival time.")
+    ] = None,
+    event_key: Annotated[
+        str | None, typer.Option("--event-key", help="obs column: event observed (0/1).")
+    ] = None,
+    progression_key: Annotated[
+        str | None, typer.Option("--progression-key", help="obs column: progression rate.")
+    ] = None,
+    patient_key: Annotated[
+        str, typer.Option("--patient-key", help="obs column: patient id.")
+    ] = "patient_id",
+    method: Annotated[
+        str, typer.Option("--method", help="DE method: auto, deseq2 or welch.")
+    ] = "auto",
+    weight: Annotated[
+        list[str] | None,
+        typer.Option("--weight", help="Evidence weight, e.g. --weight de=2 (repeatable)."),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Genes per subtype in the report.")] = 25,
+) -> None:
+    """Rank candidate targets per subtype by combined evidence (targets.csv + report)."""
+    import anndata
+
+    from alsnet.omics._match_reports import write_targets_report
+    from alsnet.omics.targets import prioritise_targets, read_gene_scores
+
+    if method not in ("auto", "deseq2", "welch"):
+        raise typer.BadParameter(f"--method must be auto, deseq2 or welch; got {method!r}")
+    weights: dict[str, float] | None = None
+    if weight:
+        weights = {}
+        for spec in weight:
+            key, _, val = spec.partition("=")
+            try:
+                weights[key.strip()] = float(val)
+            except ValueError:
+                raise typer.BadParameter(f"--weight must look like de=2; got {spec!r}") from None
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    adata = anndata.read_h5ad(path)
+    if weights is not None:
+        # Evidence not named keeps weight 1.
+        avail = ["de", "survival", "progression", "genetic", "druggable"]
+        weights = {**dict.fromkeys(avail, 1.0), **weights}
+        present = {"de"}
+        if time_key is not None:
+            present.add("survival")
+        if progression_key is not None:
+            present.add("progression")
+        if genetic is not None:
+            present.add("genetic")
+        if druggable is not None:
+            present.add("druggable")
+        weights = {k: v for k, v in weights.items() if k in present or k not in avail}
+    res = prioritise_targets(
+        adata,
+        subtype_key,
+        patient_key=patient_key,
+        time_key=time_key,
+        event_key=event_key,
+        progression_key=progression_key,
+        genetic=None if genetic is None else read_gene_scores(genetic, name="genetic"),
+        druggable=None if druggable is None else read_gene_scores(druggable, name="druggable"),
+        weights=weights,
+        de_method=method,  # type: ignore[arg-type]
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    res.table.to_csv(out / "targets.csv", index=False)
+    html = write_targets_report(
+        res, out / "report.html", top=top, provenance={"input": path.name, "DE": res.de_method}
+    )
+    for sub, df in res.table.groupby("subtype", sort=False):
+        genes = ", ".join(df.nsmallest(5, "rank")["gene"].astype(str))
+        console.print(f"  {sub}: {genes}", highlight=False)
+    console.print(f"wrote {out / 'targets.csv'} and {html}", highlight=False)
+
+
 def _sizes(labels: Any) -> tuple[list[str], list[int]]:
     import numpy as np
 
