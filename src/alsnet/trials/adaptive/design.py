@@ -270,6 +270,8 @@ class AdaptiveDesign:
         if not isinstance(arms_raw, list):
             raise _err("arms", "must be a list of arm names")
         arms = tuple(str(a) for a in arms_raw)
+        if len(set(arms)) != len(arms) or not all(arms):
+            raise _err("arms", "names must be non-empty and unique")
         looks = _parse_looks(d["data_looks"], "data_looks")
         if "randomised_at_looks" in d and "lag" in d:
             raise _err("lag", "give either lag or randomised_at_looks, not both")
