@@ -13,7 +13,7 @@ import pytest
 from alsnet.clinical.alsfrs import alsfrs_scores
 from alsnet.clinical.progression import DAYS_PER_MONTH
 from alsnet.cohort import Cohort
-from alsnet.exceptions import AlsnetError, NotFittedError
+from alsnet.exceptions import AlsnetError, AlsnetWarning, NotFittedError
 from alsnet.synth import synthesize
 from alsnet.twin.model import TwinModel
 
@@ -112,7 +112,7 @@ def test_heldout_coverage_and_rmse_beat_last_slope(
     synthetic: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     model, early, target, cond = synthetic
-    pred = model.predict(early, target[["patient_id", "day"]], seed=1)
+    pred = model.predict(early, target[["patient_id", "day"]], outcomes=("alsfrs_r_total",), seed=1)
     y = target["y"].to_numpy()
     cov80 = np.mean((y >= pred["q10"]) & (y <= pred["q90"]))
     cov95 = np.mean((y >= pred["q025"]) & (y <= pred["q975"]))
@@ -152,7 +152,9 @@ def test_misspecified_linear_decline_reports_coverage(capsys: pytest.CaptureFixt
     late = v.loc[v["day"] >= first + 300]
     tabs = test.copy_tables()
     tabs["visits"] = early.reset_index(drop=True)
-    pred = model.predict(Cohort.from_tables(tabs), late[["patient_id", "day"]], seed=2)
+    pred = model.predict(
+        Cohort.from_tables(tabs), late[["patient_id", "day"]], outcomes=("alsfrs_r_total",), seed=2
+    )
     y = late["total_reported"].to_numpy()
     cov80 = float(np.mean((y >= pred["q10"]) & (y <= pred["q90"])))
     cov95 = float(np.mean((y >= pred["q025"]) & (y <= pred["q975"])))
@@ -172,7 +174,7 @@ def test_more_visits_narrow_intervals(simulated: Any) -> None:
     for k in (0, 1, 3):
         tabs = sub.copy_tables()
         tabs["visits"] = v.loc[rank < k].reset_index(drop=True)
-        p = model.predict(Cohort.from_tables(tabs), days, seed=3)
+        p = model.predict(Cohort.from_tables(tabs), days, outcomes=("alsfrs_r_total",), seed=3)
         widths.append(float((p["q90"] - p["q10"]).mean()))
     assert widths[0] > widths[1] > widths[2], widths
 
@@ -187,7 +189,7 @@ def test_predict_output_shape_bounds_and_no_visit_fallback(simulated: Any) -> No
     pats = tabs["patients"].copy()
     pats.loc[pats["patient_id"] == lonely, "age_onset"] = np.nan
     tabs["patients"] = pats
-    p = model.predict(Cohort.from_tables(tabs), [0, 365, 3650])
+    p = model.predict(Cohort.from_tables(tabs), [0, 365, 3650], outcomes=("alsfrs_r_total",))
     assert list(p.columns) == [
         "patient_id",
         "day",
@@ -207,19 +209,23 @@ def test_predict_output_shape_bounds_and_no_visit_fallback(simulated: Any) -> No
     assert (q >= 0).all() and (q <= 48).all()
     assert (p.loc[p["patient_id"] == lonely, "n_obs"] == 0).all()
     # Patients table alone = covariate prior only, same as a cohort with no visits.
-    only = model.predict(pats, [365])
+    only = model.predict(pats, [365], outcomes=("alsfrs_r_total",))
     assert (only["n_obs"] == 0).all() and not only.isna().any().any()
 
 
 def test_sample_matches_predict(simulated: Any) -> None:
     model, cohort, *_ = simulated
     sub = cohort.subset(cohort.patients["patient_id"][:5])
-    draws = model.sample(sub, [200, 400], n=4000, seed=4)
+    with pytest.warns(AlsnetWarning):  # fitted without FVC and events: both dropped
+        out = model.sample(sub, [200, 400], n=4000, seed=4)
+    assert set(out) == {"alsfrs_r_total"}
+    draws = out["alsfrs_r_total"]
     assert draws.shape == (5, 4000, 2)
     assert ((draws >= 0) & (draws <= 48)).all()
-    p = model.predict(sub, [200, 400], seed=5)
+    p = model.predict(sub, [200, 400], outcomes=("alsfrs_r_total",), seed=5)
     np.testing.assert_allclose(draws.mean(axis=1).ravel(), p["mean"].to_numpy(), atol=0.35)
-    latent = model.sample(sub, [200, 400], n=10, seed=4, noise=False)
+    with pytest.warns(AlsnetWarning):
+        latent = model.sample(sub, [200, 400], n=10, seed=4, noise=False)["alsfrs_r_total"]
     assert (np.diff(latent, axis=2) <= 1e-9).all()  # sigmoid decreases in time
 
 
@@ -246,7 +252,10 @@ def test_save_load_round_trip_and_tamper(simulated: Any, tmp_path: Path) -> None
     assert back.covariates == model.covariates
     assert "numpy" in back.library_versions_
     sub = cohort.subset(cohort.patients["patient_id"][:10])
-    pd.testing.assert_frame_equal(model.predict(sub, [300]), back.predict(sub, [300]))
+    one = ("alsfrs_r_total",)
+    pd.testing.assert_frame_equal(
+        model.predict(sub, [300], outcomes=one), back.predict(sub, [300], outcomes=one)
+    )
     doc = json.loads(path.read_text())
     doc["model"]["params"]["sigma"] *= 0.5
     path.write_text(json.dumps(doc))

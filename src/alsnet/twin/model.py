@@ -1,6 +1,6 @@
-"""Digital-twin trajectory model: D50 sigmoids with empirical-Bayes patient effects.
+"""Joint digital-twin model: ALSFRS-R, FVC % predicted and the composite event.
 
-Each patient's ALSFRS-R total follows the D50 model (cohort-figures.md §1)::
+**ALSFRS-R.** Each patient's total follows the D50 model (cohort-figures.md §1)::
 
     y_ij = 48 / (1 + exp((t_ij - D50_i) / dx_i)) + e_ij,   e_ij ~ N(0, sigma^2),
 
@@ -16,14 +16,27 @@ damped Gauss-Newton steps for every patient's MAP ``theta_i`` given the populati
 prior (vectorised over all patients with :func:`numpy.bincount`) and (b) closed-form
 updates of ``B`` (least squares), ``Sigma`` (mean outer product of prior residuals
 plus posterior covariances) and ``sigma`` (residual sum of squares plus the
-linearised posterior-variance term).
+linearised posterior-variance term), then a few Monte-Carlo EM iterations with
+exact posterior draws (sampling-importance-resampling, SIR).
 
-Predictions condition on every ALSFRS-R visit in the input: each patient's MAP
-and Laplace covariance give draws of ``theta``; the sigmoid at the requested days
-plus ``N(0, sigma^2)`` noise, clipped to 0-48, gives predictive quantiles of an
-observed total. The Laplace approximation is corrected by sampling-importance-
-resampling against the exact posterior. Population-parameter uncertainty is
-ignored (plug-in).
+**FVC % predicted** (:mod:`alsnet.twin._fvc`): ``fvc = a_i - b_i F_i(t) + e`` with
+``F_i`` the fraction of function lost on the patient's ALSFRS-R sigmoid, random
+``(a_i, b_i)`` and exact Gaussian conditioning given ``theta``.
+
+**Composite event** (death, tracheostomy, permanent ventilation;
+:mod:`alsnet.twin._events`): Weibull proportional hazards whose linear predictor
+holds the baseline covariates and ``theta`` (shared-parameter joint model),
+fitted by maximum likelihood averaged over posterior draws of ``theta``, with
+left truncation at the first contact.
+
+Predictions condition on every ALSFRS-R and FVC visit in the input and on
+event-free survival up to the last contact: the posterior of ``theta`` is
+proportional to prior x ALSFRS-R likelihood x ``S(last) / S(first contact)``.
+FVC visits do not inform ``theta`` (two-stage approximation; the FVC patient
+effects are conditioned exactly for each draw of ``theta``). ALSFRS-R and FVC
+forecasts describe the course whether or not the event happens first (they are
+not conditioned on being event-free at the forecast day). Population-parameter
+uncertainty is ignored (plug-in).
 """
 
 from __future__ import annotations
@@ -32,22 +45,35 @@ import hashlib
 import json
 import logging
 import platform
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from scipy.special import expit, ndtr
 
 from alsnet.clinical.alsfrs import alsfrs_scores
 from alsnet.clinical.progression import DAYS_PER_MONTH
 from alsnet.cohort import Cohort
-from alsnet.exceptions import AlsnetError, NotFittedError
+from alsnet.exceptions import (
+    AlsnetError,
+    AlsnetWarning,
+    DataValidationError,
+    NotFittedError,
+    Problem,
+)
+from alsnet.schema import TABLES
+from alsnet.twin._events import EventTimes, WeibullPH, event_times, fit_weibull_ph
+from alsnet.twin._fvc import FvcFit, fit_fvc, fvc_posterior, fvc_stats
 
 __all__ = [
     "COVARIATES",
     "DEFAULT_COVARIATES",
     "MODEL_VERSION",
+    "OUTCOMES",
     "QUANTILES",
     "TwinModel",
     "twin_covariates",
@@ -56,7 +82,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Format version of saved models (bump when the JSON layout changes).
-MODEL_VERSION = "twin-d50-1"
+MODEL_VERSION = "twin-joint-2"
+
+#: Outcomes that :meth:`TwinModel.predict` can forecast.
+OUTCOMES: tuple[str, ...] = ("alsfrs_r_total", "fvc_pct", "event_free")
 
 #: Baseline covariates available to the population regression (before standardisation).
 COVARIATES: tuple[str, ...] = ("age_onset", "bulbar_onset", "log1p_delta_fs", "diagnosis_delay")
@@ -74,6 +103,34 @@ _TOP = 48.0
 _CLIP = 60.0
 _T_DF = 5.0
 _T_SCALE = 1.2
+_FVC_RANGE = (0.0, 200.0)
+_MAX_PROBLEMS = 10
+#: Posterior draws of theta per patient that the event likelihood averages over.
+_EVENT_DRAWS = 40
+
+
+def _refuse(source: str, column: str, values: np.ndarray, rows: np.ndarray, rule: str) -> None:
+    """Raise :class:`DataValidationError` listing the rows of ``values`` (1-based rows)."""
+    problems = [
+        Problem(source, int(r) + 1, column, f"{v:g}", rule)
+        for r, v in zip(rows[:_MAX_PROBLEMS], values[:_MAX_PROBLEMS], strict=True)
+    ]
+    raise DataValidationError(problems, truncated=max(len(rows) - _MAX_PROBLEMS, 0))
+
+
+def _check_range(
+    source: str, column: str, values: np.ndarray, lo: float, hi: float, unit: str
+) -> None:
+    """Refuse values outside [lo, hi] (NaN is allowed: missing)."""
+    bad = np.flatnonzero((values < lo) | (values > hi))
+    if bad.size:
+        _refuse(source, column, values[bad], bad, f"must be within {lo:g}-{hi:g} {unit}")
+
+
+def _check_patients(patients: pd.DataFrame) -> None:
+    spec = TABLES["patients"].column("age_onset")
+    age = patients["age_onset"].to_numpy(dtype="float64", na_value=np.nan)
+    _check_range("patients", "age_onset", age, float(spec.lo or 0), float(spec.hi or 120), "years")
 
 
 def _observations(cohort: Cohort) -> pd.DataFrame:
@@ -81,6 +138,7 @@ def _observations(cohort: Cohort) -> pd.DataFrame:
     v = cohort.visits
     total = alsfrs_scores(v)["alsfrs_r_total"].to_numpy(dtype="float64")
     day = v["day"].to_numpy(dtype="float64", na_value=np.nan)
+    _check_range("visits", "alsfrs_r_total", total, 0.0, _TOP, "points")
     ok = ~np.isnan(total) & ~np.isnan(day)
     return pd.DataFrame(
         {
@@ -89,6 +147,72 @@ def _observations(cohort: Cohort) -> pd.DataFrame:
             "y": total[ok],
         }
     )
+
+
+def _fvc_observations(cohort: Cohort) -> pd.DataFrame:
+    """FVC % predicted with a day: columns patient_id, month (since onset), y."""
+    v = cohort.visits
+    if "fvc_pct" not in v.columns:
+        return pd.DataFrame({"patient_id": pd.Series([], dtype=object), "month": [], "y": []})
+    fvc = v["fvc_pct"].to_numpy(dtype="float64", na_value=np.nan)
+    _check_range("visits", "fvc_pct", fvc, *_FVC_RANGE, "% predicted")
+    day = v["day"].to_numpy(dtype="float64", na_value=np.nan)
+    ok = ~np.isnan(fvc) & ~np.isnan(day)
+    return pd.DataFrame(
+        {
+            "patient_id": v["patient_id"].to_numpy()[ok],
+            "month": day[ok] / DAYS_PER_MONTH,
+            "y": fvc[ok],
+        }
+    )
+
+
+def _empty_obs() -> pd.DataFrame:
+    return pd.DataFrame({"patient_id": pd.Series([], dtype=object), "month": [], "y": []})
+
+
+def _level(
+    t: np.ndarray, a: np.ndarray, b: np.ndarray, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Fraction of function kept, ``S = 1 / (1 + exp((t - D50) / dx))``.
+
+    ``a`` = log D50, ``b`` = log dx (months); with ``rows`` the parameters are
+    exponentiated first and then gathered (``a[rows]``), which is cheaper.
+    """
+    ea, eb = np.exp(a), np.exp(-b)
+    if rows is not None:
+        ea, eb = ea[rows], eb[rows]
+    u = np.asarray(ea - t)
+    u *= eb
+    return np.asarray(expit(u, out=u))
+
+
+#: E[max(Z + z, 0)] for Z ~ N(0, 1) on a grid of z (linear interpolation error < 1e-6).
+_G_Z = np.linspace(-8.0, 8.0, 4097)
+_G = _G_Z * ndtr(_G_Z) + np.exp(-0.5 * _G_Z**2) / np.sqrt(2.0 * np.pi)
+
+
+def _lookup(x: np.ndarray, grid: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Linear interpolation in a table on the uniform ``grid`` (clamped at its ends)."""
+    h = (grid[-1] - grid[0]) / (grid.size - 1)
+    u = np.asarray((x - grid[0]) / h)
+    np.clip(u, 0.0, grid.size - 1.000001, out=u)
+    i = u.astype(np.intp)
+    u -= i
+    slope = np.diff(table)
+    return np.asarray(table[i] + u * slope[i])
+
+
+def _pos_mean(mu: np.ndarray, sd: np.ndarray | float) -> np.ndarray:
+    """E[max(X, 0)] for X ~ N(mu, sd^2), by interpolation in a standard table."""
+    z = mu / sd
+    return np.asarray(np.where(z >= _G_Z[-1], mu, sd * _lookup(z, _G_Z, _G)))
+
+
+def _clipped_mean_table(sd: float, n: int = 4097) -> tuple[np.ndarray, np.ndarray]:
+    """E[clip(f + sd Z, 0, 48)] on a uniform grid of latent totals ``f`` in [0, 48]."""
+    f = np.linspace(0.0, _TOP, n)
+    return f, _pos_mean(f, sd) - _pos_mean(f - _TOP, sd)
 
 
 def twin_covariates(patients: pd.DataFrame, obs: pd.DataFrame) -> pd.DataFrame:
@@ -110,11 +234,14 @@ def twin_covariates(patients: pd.DataFrame, obs: pd.DataFrame) -> pd.DataFrame:
         ΔFS = (48 − first total) / months since onset at the first visit, floored at
         0; NaN without a visit at month > 0) and ``diagnosis_delay`` (months).
     """
-    first = obs.sort_values(["patient_id", "month"], kind="stable").drop_duplicates("patient_id")
-    first = first.set_index("patient_id")
     pid = patients["patient_id"]
-    m = pid.map(first["month"]).to_numpy(dtype="float64", na_value=np.nan)
-    y = pid.map(first["y"]).to_numpy(dtype="float64", na_value=np.nan)
+    if obs.empty:
+        m = y = np.full(len(pid), np.nan)
+    else:
+        first = obs.sort_values(["patient_id", "month"], kind="stable")
+        first = first.drop_duplicates("patient_id").set_index("patient_id")
+        m = pid.map(first["month"]).to_numpy(dtype="float64", na_value=np.nan)
+        y = pid.map(first["y"]).to_numpy(dtype="float64", na_value=np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         dfs = np.where(m > 0, np.maximum(_TOP - y, 0.0) / m, np.nan)
     region = patients["onset_region"].astype("string")
@@ -198,16 +325,20 @@ def _map_fit(
         step = np.clip(step, -1.0, 1.0)
         scale = np.ones(n)
         todo = np.ones(n, dtype=bool)
+        moved = np.zeros(n)
         for _ in range(8):  # step halving, vectorised over patients
             cand = theta + scale[:, None] * step
             new = objective(cand)
             better = todo & (new <= obj)
             theta[better] = cand[better]
             obj[better] = new[better]
+            moved[better] = np.abs(scale[better, None] * step[better]).max(axis=1)
             todo &= ~better
             if not todo.any():
                 break
             scale[todo] *= 0.5
+        if moved.max(initial=0.0) < 1e-7:
+            break
     f, ja, jb = _curve(t, theta[idx, 0], theta[idx, 1])
     a11 = np.bincount(idx, ja * ja, minlength=n)
     a12 = np.bincount(idx, ja * jb, minlength=n)
@@ -236,10 +367,41 @@ class _Conditioned:
         self.ids, self.post, self.mu, self.prec = ids, post, mu, prec
         self.idx, self.t, self.y = idx, t, y
         self.n_obs = np.bincount(idx, minlength=len(ids))
+        # FVC visits (idx_f, t_f, y_f) and prior means of (a, b); event part
+        self.idx_f = np.zeros(0, dtype=np.int64)
+        self.t_f = np.zeros(0)
+        self.y_f = np.zeros(0)
+        self.mu_f: np.ndarray | None = None
+        self.n_obs_f = np.zeros(len(ids), dtype=np.int64)
+        self.times: EventTimes | None = None
+        self.eta0: np.ndarray | None = None
+        self.events: WeibullPH | None = None
+
+    def survival_logw(self, lo: int, hi: int, a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
+        """log S(last alive) - log S(first contact) per draw, patients lo..hi-1."""
+        if self.events is None or self.times is None or self.eta0 is None:
+            return 0.0
+        ev, tm = self.events, self.times
+        # endpoint before the first contact: last_alive < entry, no weighting
+        span = ev.cumhaz(tm.last_alive[lo:hi], 0.0) - ev.cumhaz(tm.entry[lo:hi], 0.0)
+        span = np.maximum(span, 0.0)
+        if not np.any(span > 0):
+            return 0.0
+        g = ev.gamma
+        eta = self.eta0[lo:hi, None] + g[0] * a + g[1] * b
+        return np.asarray(-span[:, None] * np.exp(eta))
+
+
+def _member(rows: np.ndarray, k: int) -> Any:
+    from scipy import sparse
+
+    return sparse.csr_matrix(
+        (np.ones(rows.size), (rows, np.arange(rows.size))), shape=(k, rows.size)
+    )
 
 
 class TwinModel:
-    """ALSFRS-R digital twin: D50 sigmoid per patient with empirical-Bayes shrinkage.
+    """Joint digital twin: ALSFRS-R (D50 sigmoid), FVC % predicted and the composite event.
 
     Parameters
     ----------
@@ -252,14 +414,20 @@ class TwinModel:
     n_draws : int, default 1000
         Posterior draws per patient for predictive quantiles.
     conditioning_steps : int, default 30
-        Gauss-Newton steps for each patient's MAP at prediction time.
+        Gauss-Newton steps (at most) for each patient's MAP at prediction time.
     covariates : tuple of str, default :data:`DEFAULT_COVARIATES`
-        Subset of :data:`COVARIATES` in the population regression.
+        Subset of :data:`COVARIATES` in the population regressions (ALSFRS-R
+        prior, FVC prior and event hazard).
     n_mc_iter : int, default 10
         Monte-Carlo EM iterations after the Laplace-EM phase (0 = Laplace only,
         which biases log D50 and sigma down by a few percent).
     mc_draws : int, default 100
-        Posterior draws per patient in each Monte-Carlo EM iteration.
+        Posterior draws per patient in each Monte-Carlo EM iteration; the last
+        set is also the one the event likelihood averages over.
+    n_quad : int, default 5
+        Gauss-Hermite nodes per dimension of ``theta`` in :meth:`predict_mean`
+        and :meth:`survival` (``n_quad**2`` nodes, importance-corrected to the
+        exact posterior).
     random_state : int, default 0
         Seed of the Monte-Carlo EM draws (fit is deterministic given it).
 
@@ -272,13 +440,22 @@ class TwinModel:
         Between-patient covariance of (log D50, log dx).
     sigma_ : float
         Residual SD of an observed ALSFRS-R total, points.
+    fvc_ : FvcFit or None
+        FVC part (``coef`` of (a, b) in % predicted, ``cov``, ``sigma``); None when
+        the training cohort has no FVC.
+    events_ : WeibullPH or None
+        Event part: ``shape``, ``beta`` (intercept + covariates), ``gamma`` (per unit
+        of log D50 and log dx); time in months since onset. None without events.
     x_mean_, x_scale_ : ndarray, shape (n_covariates,)
         Covariate standardisation (missing covariates are set to the mean).
     n_patients_, n_obs_, n_iter_ : int
-        Training patients, observations and outer iterations used.
+        Training patients, ALSFRS-R observations and outer iterations used.
     fingerprint_ : str
         :attr:`Cohort.fingerprint` of the training cohort.
     """
+
+    fvc_: FvcFit | None
+    events_: WeibullPH | None
 
     def __init__(
         self,
@@ -291,10 +468,12 @@ class TwinModel:
         covariates: tuple[str, ...] = DEFAULT_COVARIATES,
         n_mc_iter: int = 10,
         mc_draws: int = 100,
+        n_quad: int = 5,
         random_state: int = 0,
     ) -> None:
         self.n_mc_iter = n_mc_iter
         self.mc_draws = mc_draws
+        self.n_quad = n_quad
         self.random_state = random_state
         self.covariates = tuple(covariates)
         self.max_iter = max_iter
@@ -314,28 +493,81 @@ class TwinModel:
         z = np.where(np.isnan(z), 0.0, z)
         return np.column_stack([np.ones(len(raw)), z])
 
-    def _condition(self, patients: pd.DataFrame, obs: pd.DataFrame) -> _Conditioned:
-        ids = pd.Index(patients["patient_id"].drop_duplicates().to_numpy(), name="patient_id")
-        obs = obs.loc[obs["patient_id"].isin(ids)]
-        raw = twin_covariates(patients.drop_duplicates("patient_id"), obs)[list(self.covariates)]
-        mu = self._design(raw) @ self.coef_
-        idx = ids.get_indexer(pd.Index(obs["patient_id"].to_numpy()))
+    def _condition(
+        self,
+        patients: pd.DataFrame,
+        obs: pd.DataFrame,
+        fvc_obs: pd.DataFrame,
+        visits: pd.DataFrame | None,
+        events: pd.DataFrame | None,
+    ) -> _Conditioned:
+        _check_patients(patients)
+        dup = patients["patient_id"].duplicated().to_numpy()
+        pats = patients.loc[~dup] if dup.any() else patients
+        ids = pd.Index(pats["patient_id"].to_numpy(), name="patient_id")
+        if len(obs):
+            obs = obs.loc[obs["patient_id"].isin(ids)]
+        raw = twin_covariates(pats, obs)[list(self.covariates)]
+        x = self._design(raw)
+        mu = x @ self.coef_
+        idx = np.zeros(0, dtype=np.int64)
+        if len(obs):
+            idx = ids.get_indexer(pd.Index(obs["patient_id"].to_numpy()))
         t, y = obs["month"].to_numpy(dtype="float64"), obs["y"].to_numpy(dtype="float64")
         prec = np.linalg.inv(self.cov_)
-        post, _, _ = _map_fit(idx, t, y, mu, prec, self.sigma_, mu.copy(), self.conditioning_steps)
-        return _Conditioned(ids, post, mu, prec, idx, t, y, self.sigma_)
+        if len(y):
+            post, _, _ = _map_fit(
+                idx, t, y, mu, prec, self.sigma_, mu.copy(), self.conditioning_steps
+            )
+        else:  # baseline only: the posterior is the prior
+            n = len(ids)
+            post = _Posterior(
+                mu.copy(),
+                np.full(n, self.cov_[0, 0]),
+                np.full(n, self.cov_[0, 1]),
+                np.full(n, self.cov_[1, 1]),
+            )
+        c = _Conditioned(ids, post, mu, prec, idx, t, y, self.sigma_)
+        if self.fvc_ is not None:
+            c.mu_f = x @ self.fvc_.coef
+            if len(fvc_obs):
+                fo = fvc_obs.loc[fvc_obs["patient_id"].isin(ids)]
+                c.idx_f = ids.get_indexer(pd.Index(fo["patient_id"].to_numpy()))
+                c.t_f = fo["month"].to_numpy(dtype="float64")
+                c.y_f = fo["y"].to_numpy(dtype="float64")
+                c.n_obs_f = np.bincount(c.idx_f, minlength=len(ids))
+        if self.events_ is not None:
+            c.events = self.events_
+            diag = pats["diagnosis_day"].to_numpy(dtype="float64", na_value=np.nan)
+            c.times = event_times(ids, diag, visits, events)
+            c.eta0 = x @ self.events_.beta
+        return c
 
     def _posterior_draws(
         self, c: _Conditioned, lo: int, hi: int, n: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior draws of (log D50, log dx) for patients lo..hi-1, shape (k, n) each.
+        """Posterior draws of (log D50, log dx) for patients lo..hi-1, shape (k, n) each."""
+        a, b, _ = self._sir(c, lo, hi, n, rng, keep_fit=False)
+        return a, b
 
-        Sampling-importance-resampling: proposals from a multivariate t (5 df, scale
-        1.2) around each patient's Laplace approximation, weighted by the exact
-        unnormalised posterior (Gaussian likelihood x population prior).
+    def _sir(
+        self,
+        c: _Conditioned,
+        lo: int,
+        hi: int,
+        n: int,
+        rng: np.random.Generator,
+        *,
+        keep_fit: bool,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Sampling-importance-resampling of ``theta`` for patients lo..hi-1.
+
+        Proposals from a multivariate t (5 df, scale 1.2) around each patient's
+        Laplace approximation, weighted by the exact unnormalised posterior
+        (Gaussian likelihood x population prior x event-free survival from the
+        first to the last contact). With ``keep_fit`` also returns the fitted
+        totals at the patients' observations for the chosen draws (n_obs, n).
         """
-        from scipy import sparse
-
         k = hi - lo
         post = c.post
         l11 = np.sqrt(post.v11[lo:hi])
@@ -351,15 +583,20 @@ class TwinModel:
         da, db = a - c.mu[lo:hi, 0, None], b - c.mu[lo:hi, 1, None]
         p = c.prec
         logp = -0.5 * (p[0, 0] * da**2 + 2 * p[0, 1] * da * db + p[1, 1] * db**2)
+        logp = logp + c.survival_logw(lo, hi, a, b)
         sel = (c.idx >= lo) & (c.idx < hi)
         rows = c.idx[sel] - lo
+        f = None
         if rows.size:
-            f = _curve(c.t[sel, None], a[rows], b[rows])[0]
-            ll = -0.5 * ((c.y[sel, None] - f) / c.sigma) ** 2
-            member = sparse.csr_matrix(
-                (np.ones(rows.size), (rows, np.arange(rows.size))), shape=(k, rows.size)
-            )
-            logp = logp + np.asarray(member @ ll)
+            d50, idx_ = np.exp(a), np.exp(-b)
+            f = d50[rows]
+            f -= c.t[sel, None]
+            f *= idx_[rows]
+            f = expit(f, out=f)
+            f *= _TOP
+            ll = c.y[sel, None] - f
+            ll *= ll
+            logp = logp + np.asarray(_member(rows, k) @ ll) * (-0.5 / c.sigma**2)
         logw = logp - logq
         w = np.exp(logw - logw.max(axis=1, keepdims=True))
         cw = np.cumsum(w, axis=1)
@@ -370,29 +607,70 @@ class TwinModel:
         pick = np.searchsorted((cw + offset).ravel(), (u + offset).ravel(), side="left")
         pick = np.minimum(pick.reshape(k, n) - np.arange(k)[:, None] * n, n - 1)
         rix = np.arange(k)[:, None]
-        return a[rix, pick], b[rix, pick]
+        fit = None
+        if keep_fit and f is not None:
+            fit = np.take_along_axis(f, pick[rows], axis=1)
+        return a[rix, pick], b[rix, pick], fit
+
+    def _fvc_draws(
+        self,
+        c: _Conditioned,
+        lo: int,
+        hi: int,
+        a: np.ndarray,
+        b: np.ndarray,
+        rng: np.random.Generator | None,
+    ) -> tuple[np.ndarray, ...]:
+        """FVC patient effects (a_f, b_f) given each draw of theta (shape of ``a``).
+
+        With ``rng`` returns one draw per theta draw; without, the conditional
+        posterior mean and covariance entries ``(ma, mb, vaa, vab, vbb)``.
+        """
+        assert self.fvc_ is not None and c.mu_f is not None
+        k = hi - lo
+        sel = (c.idx_f >= lo) & (c.idx_f < hi)
+        rows = c.idx_f[sel] - lo
+        lost = 1.0 - _level(c.t_f[sel, None], a, b, rows)
+        st = fvc_stats(rows, lost, c.y_f[sel], k)
+        ma, mb, vaa, vab, vbb = fvc_posterior(st, c.mu_f[lo:hi], self.fvc_.cov, self.fvc_.sigma)
+        if rng is None:
+            return ma, mb, vaa, vab, vbb
+        z1, z2 = rng.standard_normal((2, *ma.shape))
+        s11 = np.sqrt(vaa)
+        s21 = vab / s11
+        s22 = np.sqrt(np.maximum(vbb - s21**2, 0.0))
+        return ma + s11 * z1, mb + s21 * z1 + s22 * z2
 
     # --------------------------------------------------------------------- fit
     def fit(self, cohort: Cohort) -> TwinModel:
-        """Fit the population model to every patient with at least one ALSFRS-R total.
+        """Fit the joint model to every patient with at least one ALSFRS-R total.
 
         Parameters
         ----------
         cohort : Cohort
-            Canonical cohort (reads ``patients`` and ``visits``).
+            Canonical cohort (reads ``patients``, ``visits`` and ``events``).
 
         Returns
         -------
         TwinModel
-            ``self``.
+            ``self``. Without FVC values ``fvc_`` is None and without endpoint
+            events ``events_`` is None (logged as warnings; those outcomes are
+            then dropped from forecasts with an :class:`AlsnetWarning`).
 
         Raises
         ------
         ValueError
-            No patient has an ALSFRS-R total.
+            No patient has an ALSFRS-R total; unknown covariates.
+        DataValidationError
+            Impossible values (ALSFRS-R total outside 0-48, FVC outside 0-200 %,
+            age at onset outside the schema range).
         """
+        unknown = set(self.covariates) - set(COVARIATES)
+        if unknown:
+            raise ValueError(f"unknown covariates {sorted(unknown)}; choose from {COVARIATES}")
         obs = _observations(cohort)
         patients = cohort.patients
+        _check_patients(patients)
         has = patients["patient_id"].isin(obs["patient_id"]).to_numpy()
         if not has.any():
             raise ValueError("TwinModel.fit: no patient has an ALSFRS-R total")
@@ -400,13 +678,13 @@ class TwinModel:
             logger.info("TwinModel.fit: %d patient(s) without ALSFRS-R left out", int((~has).sum()))
         patients = patients.loc[has]
         ids = pd.Index(patients["patient_id"].to_numpy())
-        unknown = set(self.covariates) - set(COVARIATES)
-        if unknown:
-            raise ValueError(f"unknown covariates {sorted(unknown)}; choose from {COVARIATES}")
         raw = twin_covariates(patients, obs)[list(self.covariates)]
         vals = raw.to_numpy(dtype="float64")
-        self.x_mean_ = np.where(np.isnan(vals).all(0), 0.0, np.nanmean(vals, axis=0))
-        sd = np.nanstd(vals, axis=0) if len(vals) > 1 else np.ones(vals.shape[1])
+        allnan = np.isnan(vals).all(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.x_mean_ = np.where(allnan, 0.0, np.nanmean(vals, axis=0))
+            sd = np.nanstd(vals, axis=0) if len(vals) > 1 else np.ones(vals.shape[1])
         self.x_scale_ = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
         X = self._design(raw)
         idx = ids.get_indexer(pd.Index(obs["patient_id"].to_numpy()))
@@ -446,13 +724,17 @@ class TwinModel:
             logger.warning("TwinModel.fit: no convergence in %d iterations", self.max_iter)
         # Monte-Carlo EM polish: exact posterior draws (SIR) remove the Laplace bias.
         rng = np.random.default_rng(self.random_state)
-        for _ in range(self.n_mc_iter):
+        self.fvc_, self.events_ = None, None
+        a = b = np.zeros((n, 0))
+        for j in range(max(self.n_mc_iter, 1)):
             mu = X @ coef
             prec = np.linalg.inv(cov)
             post, _, _ = _map_fit(idx, t, y, mu, prec, sigma, theta, self.n_gn_steps)
             theta = post.theta
             cond = _Conditioned(ids, post, mu, prec, idx, t, y, sigma)
-            a, b = self._posterior_draws(cond, 0, n, self.mc_draws, rng)
+            a, b, fit = self._sir(cond, 0, n, self.mc_draws, rng, keep_fit=True)
+            if j >= self.n_mc_iter:  # n_mc_iter == 0: draws for the event part only
+                break
             ma, mb = a.mean(axis=1), b.mean(axis=1)
             coef = xtx_inv_xt @ np.column_stack([ma, mb])
             ra, rb = a - (X @ coef)[:, 0, None], b - (X @ coef)[:, 1, None]
@@ -462,12 +744,60 @@ class TwinModel:
                     [np.mean(ra * rb), np.mean(rb * rb)],
                 ]
             ) + 1e-8 * np.eye(2)
-            f = _curve(t[:, None], a[idx], b[idx])[0]
-            sigma = float(np.sqrt(np.mean((y[:, None] - f) ** 2)))
+            assert fit is not None
+            fit -= y[:, None]
+            sigma = float(np.sqrt(np.mean(fit * fit)))
         self.coef_, self.cov_, self.sigma_ = coef, cov, sigma
         self.n_patients_, self.n_obs_, self.n_iter_ = n, len(y), it
         self.fingerprint_ = cohort.fingerprint
+        self._fit_fvc(cohort, ids, X, theta)
+        self._fit_events(cohort, ids, patients, X, a, b)
         return self
+
+    def _fit_fvc(self, cohort: Cohort, ids: pd.Index, X: np.ndarray, theta: np.ndarray) -> None:
+        """FVC part on the training patients with an FVC value (theta at its MAP)."""
+        fo = _fvc_observations(cohort)
+        fo = fo.loc[fo["patient_id"].isin(ids)]
+        if fo.empty:
+            logger.warning("TwinModel.fit: no FVC values; the model forecasts no fvc_pct")
+            return
+        pidx = ids.get_indexer(pd.Index(fo["patient_id"].to_numpy()))
+        used, local = np.unique(pidx, return_inverse=True)
+        t = fo["month"].to_numpy(dtype="float64")
+        lost = 1.0 - _level(t, theta[pidx, 0], theta[pidx, 1])
+        self.fvc_ = fit_fvc(local, lost, fo["y"].to_numpy(dtype="float64"), X[used])
+
+    def _fit_events(
+        self,
+        cohort: Cohort,
+        ids: pd.Index,
+        patients: pd.DataFrame,
+        X: np.ndarray,
+        a: np.ndarray,
+        b: np.ndarray,
+    ) -> None:
+        """Weibull PH of the composite endpoint, averaged over the theta draws."""
+        events = cohort.tables.get("events")
+        diag = patients["diagnosis_day"].to_numpy(dtype="float64", na_value=np.nan)
+        tm = event_times(ids, diag, cohort.visits, events)
+        event = np.isfinite(tm.endpoint)
+        time = np.where(event, tm.endpoint, tm.last_alive)
+        ok = (time > 0) & (time >= tm.entry)
+        if (~ok).any():
+            logger.info(
+                "TwinModel.fit: %d patient(s) with an endpoint before the first contact "
+                "left out of the event part",
+                int((~ok).sum()),
+            )
+        if not (event & ok).any():
+            logger.warning(
+                "TwinModel.fit: no death, tracheostomy or permanent ventilation in the "
+                "cohort; the model forecasts no event_free"
+            )
+            return
+        m = min(_EVENT_DRAWS, a.shape[1])  # the SIR draws are exchangeable
+        w = np.stack([a[ok, :m], b[ok, :m]], axis=2)
+        self.events_ = fit_weibull_ph(tm.entry[ok], time[ok], event[ok], X[ok], w)
 
     # ----------------------------------------------------------------- predict
     def _prepare(
@@ -477,10 +807,12 @@ class TwinModel:
         self._check_fitted()
         if isinstance(data, Cohort):
             patients, obs = data.patients, _observations(data)
+            fvc_obs = _fvc_observations(data) if self.fvc_ is not None else _empty_obs()
+            visits, events = data.visits, data.tables.get("events")
         else:
-            patients = data
-            obs = pd.DataFrame({"patient_id": pd.Series([], dtype=object), "month": [], "y": []})
-        cond = self._condition(patients, obs)
+            patients, obs, fvc_obs = data, _empty_obs(), _empty_obs()
+            visits, events = None, None
+        cond = self._condition(patients, obs, fvc_obs, visits, events)
         ids = cond.ids
         if isinstance(days, pd.DataFrame):
             grid = days[["patient_id", "day"]].reset_index(drop=True)
@@ -495,26 +827,73 @@ class TwinModel:
             raise ValueError("days must not contain NaN")
         return grid, pos, cond
 
+    def _outcomes(self, outcomes: Sequence[str], stacklevel: int = 3) -> list[str]:
+        """Requested outcomes the fitted model can forecast (warns about the others)."""
+        self._check_fitted()
+        unknown = [o for o in outcomes if o not in OUTCOMES]
+        if unknown:
+            raise ValueError(f"unknown outcomes {unknown}; choose from {OUTCOMES}")
+        keep = []
+        for o in outcomes:
+            if o == "fvc_pct" and self.fvc_ is None:
+                warnings.warn(
+                    "fvc_pct dropped: the training cohort had no FVC values",
+                    AlsnetWarning,
+                    stacklevel=stacklevel,
+                )
+            elif o == "event_free" and self.events_ is None:
+                warnings.warn(
+                    "event_free dropped: the training cohort had no death, tracheostomy or "
+                    "permanent ventilation",
+                    AlsnetWarning,
+                    stacklevel=stacklevel,
+                )
+            else:
+                keep.append(o)
+        return keep
+
+    def _event_free(
+        self, c: _Conditioned, lo: int, pat: np.ndarray, month: np.ndarray, eta: np.ndarray
+    ) -> np.ndarray:
+        """P(event-free at ``month`` | theta, event-free at the last contact), per draw/node.
+
+        ``pat`` are chunk-local patient rows (offset ``lo``), ``eta`` (rows, m).
+        """
+        assert c.times is not None and c.events is not None
+        g = lo + pat
+        last = c.times.last_alive[g]
+        ev = c.events
+        span = ev.cumhaz(month, 0.0) - ev.cumhaz(last, 0.0)
+        s = np.exp(-np.maximum(span, 0.0)[:, None] * np.exp(eta))
+        gone = month >= c.times.endpoint[g]
+        s[gone] = 0.0
+        return np.asarray(s)
+
     def predict(
         self,
         data: Cohort | pd.DataFrame,
         days: ArrayLike | pd.DataFrame,
         *,
+        outcomes: Sequence[str] = OUTCOMES,
         seed: int | np.random.Generator | None = 0,
         chunk_size: int = 2_000,
     ) -> pd.DataFrame:
-        """Predictive distribution of an observed ALSFRS-R total at given days.
+        """Predictive distribution of each outcome at given days, from posterior draws.
 
         Parameters
         ----------
         data : Cohort or DataFrame
-            A cohort (conditions on all its ALSFRS-R visits) or a canonical
-            patients table (no visits: covariate prior only). Patients without an
-            ALSFRS-R visit get the covariate-only prediction (``n_obs`` = 0);
+            A cohort (conditions on all its ALSFRS-R and FVC visits and on
+            event-free follow-up to the last contact) or a canonical patients
+            table (covariate prior only, event-free at diagnosis). Patients
+            without visits get the covariate-only forecast (``n_obs`` = 0);
             missing covariates are set to the training mean. Never NaN.
         days : array-like or DataFrame
             Days since onset, the same for every patient, or a DataFrame with
             ``patient_id`` and ``day`` rows.
+        outcomes : sequence of str, default :data:`OUTCOMES`
+            Outcomes to forecast; ones the model was fitted without (no FVC or no
+            events in training) are dropped with an :class:`AlsnetWarning`.
         seed : int, Generator or None, default 0
             Randomness of the posterior draws.
         chunk_size : int, default 2000
@@ -523,16 +902,23 @@ class TwinModel:
         Returns
         -------
         DataFrame
-            patient_id, day (days since onset), outcome ("alsfrs_r_total"),
-            mean, q025, q10, q50, q90, q975 (points, within 0-48) and n_obs
-            (ALSFRS-R visits conditioned on).
+            patient_id, day (days since onset), outcome, mean, q025, q10, q50, q90,
+            q975 and n_obs; one block of grid rows per outcome, in the order of
+            ``outcomes``. ``alsfrs_r_total``: an observed total (points, 0-48);
+            ``fvc_pct``: an observed FVC (% predicted, floored at 0), both with
+            measurement noise; ``event_free``: P(no death, tracheostomy or
+            permanent ventilation by that day | event-free at the last contact) in
+            ``mean`` *and in every quantile column* (0 from a recorded endpoint on).
+            ``n_obs`` counts the visits conditioned on (FVC visits for
+            ``fvc_pct``, ALSFRS-R visits otherwise).
         """
+        todo = self._outcomes(outcomes)
         rng = np.random.default_rng(seed)
         grid, pos, cond = self._prepare(data, days)
         day = grid["day"].to_numpy(dtype="float64")
+        month = day / DAYS_PER_MONTH
         m = len(grid)
-        mean = np.empty(m)
-        q = np.empty((len(QUANTILES), m))
+        res = {o: (np.empty(m), np.empty((len(QUANTILES), m))) for o in todo}
         order = np.argsort(pos, kind="stable")
         bounds = np.searchsorted(pos[order], np.arange(0, len(cond.ids) + chunk_size, chunk_size))
         for j, lo in enumerate(range(0, len(cond.ids), chunk_size)):
@@ -542,17 +928,214 @@ class TwinModel:
                 continue
             a, b = self._posterior_draws(cond, lo, hi, self.n_draws, rng)
             r = pos[rows] - lo
-            f = _curve((day[rows] / DAYS_PER_MONTH)[:, None], a[r], b[r])[0]
-            f = np.clip(f + self.sigma_ * rng.standard_normal(f.shape), 0.0, _TOP)
-            mean[rows] = f.mean(axis=1)
-            q[:, rows] = np.quantile(f, QUANTILES, axis=1)
-        out = grid[["patient_id", "day"]].copy()
-        out.insert(2, "outcome", "alsfrs_r_total")
-        out["mean"] = mean
-        for col, row in zip(_QCOLS, q, strict=True):
-            out[col] = row
-        out["n_obs"] = cond.n_obs[pos]
+            tm = month[rows, None]
+            level = _level(tm, a, b, r)
+            for o in todo:
+                if o == "alsfrs_r_total":
+                    f = _TOP * level
+                    f = np.clip(f + self.sigma_ * rng.standard_normal(f.shape), 0.0, _TOP)
+                elif o == "fvc_pct":
+                    assert self.fvc_ is not None
+                    af, bf = self._fvc_draws(cond, lo, hi, a, b, rng)
+                    f = af[r] - bf[r] * (1.0 - level)
+                    f = np.maximum(f + self.fvc_.sigma * rng.standard_normal(f.shape), 0.0)
+                else:
+                    assert cond.eta0 is not None and self.events_ is not None
+                    g = self.events_.gamma
+                    eta = cond.eta0[lo + r, None] + g[0] * a[r] + g[1] * b[r]
+                    p = self._event_free(cond, lo, r, month[rows], eta).mean(axis=1)
+                    res[o][0][rows] = p
+                    res[o][1][:, rows] = p
+                    continue
+                res[o][0][rows] = f.mean(axis=1)
+                res[o][1][:, rows] = np.quantile(f, QUANTILES, axis=1)
+        return self._frame(grid, pos, cond, todo, res)
+
+    def _frame(
+        self,
+        grid: pd.DataFrame,
+        pos: np.ndarray,
+        cond: _Conditioned,
+        todo: list[str],
+        res: dict[str, tuple[np.ndarray, np.ndarray]],
+    ) -> pd.DataFrame:
+        parts = []
+        for o in todo:
+            mean, q = res[o]
+            out = grid[["patient_id", "day"]].copy()
+            out.insert(2, "outcome", o)
+            out["mean"] = mean
+            for col, row in zip(_QCOLS, q, strict=True):
+                out[col] = row
+            out["n_obs"] = (cond.n_obs_f if o == "fvc_pct" else cond.n_obs)[pos]
+            parts.append(out)
+        if not parts:
+            cols = ["patient_id", "day", "outcome", "mean", *_QCOLS, "n_obs"]
+            return pd.DataFrame({c: [] for c in cols})
+        return pd.concat(parts, ignore_index=True)
+
+    def _nodes(
+        self, c: _Conditioned, lo: int, hi: int, along: np.ndarray | None = None
+    ) -> tuple[np.ndarray, ...]:
+        """Quadrature nodes of theta (k, m) and normalised weights (k, m), patients lo..hi-1.
+
+        Gauss-Hermite grid on the Laplace approximation, reweighted to the exact
+        posterior (prior x likelihood x event-free survival to the last contact).
+        With ``along`` (a direction in theta space, e.g. the event coefficients)
+        the grid is rotated so its first axis follows ``along^T theta`` and gets
+        ``4 n_quad`` nodes (the event probability is steep in that direction).
+        """
+        n1 = self.n_quad if along is None else 4 * self.n_quad
+        x1, w1 = np.polynomial.hermite_e.hermegauss(n1)
+        x2, w2 = np.polynomial.hermite_e.hermegauss(self.n_quad)
+        s1, s2 = (v.ravel() for v in np.meshgrid(x1, x2, indexing="ij"))
+        lw = np.log(np.outer(w1, w2).ravel())
+        post = c.post
+        l11 = np.sqrt(post.v11[lo:hi])
+        l21 = post.v12[lo:hi] / l11
+        l22 = np.sqrt(np.maximum(post.v22[lo:hi] - l21**2, 0.0))
+        if along is None:
+            z1, z2 = s1[None, :], s2[None, :]
+        else:  # unit vector v = L^T along / |L^T along| in whitened space, and its normal
+            v1 = l11 * along[0] + l21 * along[1]
+            v2 = l22 * along[1]
+            norm = np.hypot(v1, v2)
+            norm = np.where(norm > 0, norm, 1.0)
+            v1, v2 = (v1 / norm)[:, None], (v2 / norm)[:, None]
+            v1 = np.where((v1 == 0) & (v2 == 0), 1.0, v1)
+            z1, z2 = v1 * s1 - v2 * s2, v2 * s1 + v1 * s2
+        a = post.theta[lo:hi, 0, None] + l11[:, None] * z1
+        b = post.theta[lo:hi, 1, None] + l21[:, None] * z1 + l22[:, None] * z2
+        da, db = a - c.mu[lo:hi, 0, None], b - c.mu[lo:hi, 1, None]
+        p = c.prec
+        logp = -0.5 * (p[0, 0] * da**2 + 2 * p[0, 1] * da * db + p[1, 1] * db**2)
+        logp = logp + c.survival_logw(lo, hi, a, b)
+        sel = (c.idx >= lo) & (c.idx < hi)
+        rows = c.idx[sel] - lo
+        if rows.size:
+            f = _TOP * _level(c.t[sel, None], a, b, rows)
+            ll = -0.5 * ((c.y[sel, None] - f) / c.sigma) ** 2
+            logp = logp + np.asarray(_member(rows, hi - lo) @ ll)
+        logw = lw + logp + 0.5 * (s1**2 + s2**2)
+        wt = np.exp(logw - logw.max(axis=1, keepdims=True))
+        wt /= wt.sum(axis=1, keepdims=True)
+        return a, b, wt
+
+    def predict_mean(
+        self,
+        data: Cohort | pd.DataFrame,
+        days: ArrayLike | pd.DataFrame,
+        outcome: str = "alsfrs_r_total",
+        *,
+        chunk_size: int = 20_000,
+    ) -> np.ndarray:
+        """Fast predictive mean of one outcome (no random draws).
+
+        The posterior of ``theta`` is integrated with a fixed
+        ``n_quad x n_quad`` Gauss-Hermite grid on each patient's Laplace
+        approximation, importance-reweighted to the exact posterior; measurement
+        noise and the 0-48 clip (ALSFRS-R) or floor at 0 (FVC) are integrated in
+        closed form, as are the FVC patient effects given ``theta``.
+
+        Parameters
+        ----------
+        data, days
+            As in :meth:`predict`.
+        outcome : {"alsfrs_r_total", "fvc_pct", "event_free"}
+            Outcome.
+        chunk_size : int, default 20000
+            Patients per batch (bounds memory).
+
+        Returns
+        -------
+        ndarray, shape (n_rows,)
+            Aligned with the rows of ``predict(data, days, outcomes=(outcome,))``
+            (patient-major: reshape to (n_patients, n_days) for shared ``days``).
+
+        Raises
+        ------
+        ValueError
+            Unknown outcome, or one the model was fitted without.
+        """
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}; choose from {OUTCOMES}")
+        self._check_fitted()
+        if (outcome == "fvc_pct" and self.fvc_ is None) or (
+            outcome == "event_free" and self.events_ is None
+        ):
+            raise ValueError(f"{outcome}: the model was fitted without data for it")
+        grid, pos, cond = self._prepare(data, days)
+        month = grid["day"].to_numpy(dtype="float64") / DAYS_PER_MONTH
+        table = _clipped_mean_table(self.sigma_)
+        out = np.empty(len(grid))
+        order = np.argsort(pos, kind="stable")
+        bounds = np.searchsorted(pos[order], np.arange(0, len(cond.ids) + chunk_size, chunk_size))
+        for j, lo in enumerate(range(0, len(cond.ids), chunk_size)):
+            hi = min(lo + chunk_size, len(cond.ids))
+            rows = order[bounds[j] : bounds[j + 1]]
+            if rows.size == 0:
+                continue
+            along = self.events_.gamma if outcome == "event_free" and self.events_ else None
+            a, b, wt = self._nodes(cond, lo, hi, along)
+            r = pos[rows] - lo
+            level = _level(month[rows, None], a, b, r)
+            if outcome == "alsfrs_r_total":
+                level *= _TOP
+                val = _lookup(level, *table)
+            elif outcome == "fvc_pct":
+                assert self.fvc_ is not None
+                ma, mb, vaa, vab, vbb = self._fvc_draws(cond, lo, hi, a, b, None)
+                lost = 1.0 - level
+                mu = ma[r] - mb[r] * lost
+                var = vaa[r] - 2.0 * lost * vab[r] + lost**2 * vbb[r] + self.fvc_.sigma**2
+                val = _pos_mean(mu, np.sqrt(var))
+            else:
+                assert cond.eta0 is not None and self.events_ is not None
+                g = self.events_.gamma
+                eta = cond.eta0[lo + r, None] + g[0] * a[r] + g[1] * b[r]
+                val = self._event_free(cond, lo, r, month[rows], eta)
+            out[rows] = np.sum(val * wt[r], axis=1)
         return out
+
+    def survival(self, data: Cohort | pd.DataFrame, months: ArrayLike) -> pd.DataFrame:
+        """Event-free probability at given months since onset.
+
+        Parameters
+        ----------
+        data : Cohort or DataFrame
+            As in :meth:`predict`.
+        months : array-like
+            Months since onset.
+
+        Returns
+        -------
+        DataFrame
+            patient_id, month, survival: P(no death, tracheostomy or permanent
+            ventilation by that month | data, event-free at the last contact);
+            1 before the last contact, 0 from a recorded endpoint on;
+            non-increasing in ``month`` and within [0, 1].
+
+        Raises
+        ------
+        ValueError
+            The model was fitted without events.
+        """
+        mo = np.atleast_1d(np.asarray(months, dtype="float64"))
+        p = self.predict_mean(data, mo * DAYS_PER_MONTH, "event_free")
+        n = len(p) // max(len(mo), 1)
+        ids = self._ids(data)
+        return pd.DataFrame(
+            {
+                "patient_id": np.repeat(ids, len(mo)),
+                "month": np.tile(mo, n),
+                "survival": np.clip(p, 0.0, 1.0),
+            }
+        )
+
+    @staticmethod
+    def _ids(data: Cohort | pd.DataFrame) -> np.ndarray:
+        pats = data.patients if isinstance(data, Cohort) else data
+        return np.asarray(pats["patient_id"].drop_duplicates().to_numpy())
 
     def sample(
         self,
@@ -562,8 +1145,9 @@ class TwinModel:
         seed: int | np.random.Generator | None = 0,
         *,
         noise: bool = True,
-    ) -> np.ndarray:
-        """Draw trajectories of the ALSFRS-R total.
+        chunk_size: int = 1_000,
+    ) -> dict[str, np.ndarray]:
+        """Draw joint trajectories: ALSFRS-R, FVC and the event day.
 
         Parameters
         ----------
@@ -576,22 +1160,60 @@ class TwinModel:
         seed : int, Generator or None, default 0
             Randomness.
         noise : bool, default True
-            Add independent residual noise per time point (observed totals,
-            clipped to 0-48); False gives latent sigmoid trajectories.
+            Add independent measurement noise per time point (observed values,
+            ALSFRS-R clipped to 0-48, FVC floored at 0); False gives latent curves.
+        chunk_size : int, default 1000
+            Patients per batch.
 
         Returns
         -------
-        ndarray, shape (n_patients, n, n_days)
-            Totals in points; patients in input order (first occurrence).
+        dict of str to ndarray
+            ``"alsfrs_r_total"`` and ``"fvc_pct"`` of shape (n_patients, n, n_days)
+            and ``"event_day"`` of shape (n_patients, n): day since onset of the
+            first death, tracheostomy or permanent ventilation, ``np.inf`` when it
+            falls after ``max(days)`` (the horizon). Patients in input order (first
+            occurrence). Trajectories continue after the event (the untreated
+            course); mask them with ``event_day`` when needed. ``fvc_pct`` or
+            ``event_day`` is missing (with an :class:`AlsnetWarning`) when the model
+            was fitted without that part.
         """
         d = np.atleast_1d(np.asarray(days, dtype="float64"))
+        todo = self._outcomes(OUTCOMES)
         rng = np.random.default_rng(seed)
         _, _, cond = self._prepare(data, d)
-        a, b = self._posterior_draws(cond, 0, len(cond.ids), n, rng)
-        f = _curve((d / DAYS_PER_MONTH)[None, None, :], a[:, :, None], b[:, :, None])[0]
-        if noise:
-            f = np.clip(f + self.sigma_ * rng.standard_normal(f.shape), 0.0, _TOP)
-        return np.asarray(f)
+        n_pat = len(cond.ids)
+        tm = (d / DAYS_PER_MONTH)[None, None, :]
+        out: dict[str, np.ndarray] = {"alsfrs_r_total": np.empty((n_pat, n, len(d)))}
+        if "fvc_pct" in todo:
+            out["fvc_pct"] = np.empty((n_pat, n, len(d)))
+        if "event_free" in todo:
+            out["event_day"] = np.empty((n_pat, n))
+        for lo in range(0, n_pat, chunk_size):
+            hi = min(lo + chunk_size, n_pat)
+            a, b = self._posterior_draws(cond, lo, hi, n, rng)
+            level = _level(tm, a[:, :, None], b[:, :, None])
+            f = _TOP * level
+            if noise:
+                f = np.clip(f + self.sigma_ * rng.standard_normal(f.shape), 0.0, _TOP)
+            out["alsfrs_r_total"][lo:hi] = f
+            if "fvc_pct" in out:
+                assert self.fvc_ is not None
+                af, bf = self._fvc_draws(cond, lo, hi, a, b, rng)
+                g = af[:, :, None] - bf[:, :, None] * (1.0 - level)
+                if noise:
+                    g = g + self.fvc_.sigma * rng.standard_normal(g.shape)
+                out["fvc_pct"][lo:hi] = np.maximum(g, 0.0)
+            if "event_day" in out:
+                assert cond.eta0 is not None and cond.times is not None and self.events_ is not None
+                ev = self.events_
+                eta = cond.eta0[lo:hi, None] + ev.gamma[0] * a + ev.gamma[1] * b
+                last = cond.times.last_alive[lo:hi, None]
+                h = last**ev.shape + rng.exponential(1.0, a.shape) / np.exp(eta)
+                day_ev = np.power(h, 1.0 / ev.shape) * DAYS_PER_MONTH
+                rec = cond.times.endpoint[lo:hi, None] * DAYS_PER_MONTH
+                day_ev = np.where(np.isfinite(rec), rec, day_ev)
+                out["event_day"][lo:hi] = np.where(day_ev <= d.max(), day_ev, np.inf)
+        return out
 
     # ------------------------------------------------------------- persistence
     def _payload(self) -> dict[str, Any]:
@@ -600,6 +1222,26 @@ class TwinModel:
 
         import alsnet
 
+        fvc = None
+        if self.fvc_ is not None:
+            fvc = {
+                "coef": self.fvc_.coef.tolist(),
+                "cov": self.fvc_.cov.tolist(),
+                "sigma": self.fvc_.sigma,
+                "n_patients": self.fvc_.n_patients,
+                "n_obs": self.fvc_.n_obs,
+                "n_iter": self.fvc_.n_iter,
+            }
+        events = None
+        if self.events_ is not None:
+            events = {
+                "shape": self.events_.shape,
+                "beta": self.events_.beta.tolist(),
+                "gamma": self.events_.gamma.tolist(),
+                "loglik": self.events_.loglik,
+                "n": self.events_.n,
+                "n_events": self.events_.n_events,
+            }
         return {
             "model_version": MODEL_VERSION,
             "hyperparameters": {
@@ -611,6 +1253,7 @@ class TwinModel:
                 "covariates": list(self.covariates),
                 "n_mc_iter": self.n_mc_iter,
                 "mc_draws": self.mc_draws,
+                "n_quad": self.n_quad,
                 "random_state": self.random_state,
             },
             "params": {
@@ -622,6 +1265,8 @@ class TwinModel:
                 "n_patients": self.n_patients_,
                 "n_obs": self.n_obs_,
                 "n_iter": self.n_iter_,
+                "fvc": fvc,
+                "events": events,
             },
             "training_fingerprint": self.fingerprint_,
             "library_versions": {
@@ -690,6 +1335,28 @@ class TwinModel:
         model.x_scale_ = np.asarray(prm["x_scale"], dtype="float64")
         model.n_patients_, model.n_obs_ = int(prm["n_patients"]), int(prm["n_obs"])
         model.n_iter_ = int(prm["n_iter"])
+        fv = prm.get("fvc")
+        model.fvc_ = None
+        if fv is not None:
+            model.fvc_ = FvcFit(
+                np.asarray(fv["coef"], dtype="float64"),
+                np.asarray(fv["cov"], dtype="float64"),
+                float(fv["sigma"]),
+                int(fv["n_patients"]),
+                int(fv["n_obs"]),
+                int(fv["n_iter"]),
+            )
+        ev = prm.get("events")
+        model.events_ = None
+        if ev is not None:
+            model.events_ = WeibullPH(
+                float(ev["shape"]),
+                np.asarray(ev["beta"], dtype="float64"),
+                np.asarray(ev["gamma"], dtype="float64"),
+                float(ev["loglik"]),
+                int(ev["n"]),
+                int(ev["n_events"]),
+            )
         model.fingerprint_ = payload["training_fingerprint"]
         model.library_versions_ = payload["library_versions"]
         return model
