@@ -25,10 +25,11 @@ Survival and progression evidence use all samples (not one subtype), so they are
 for every subtype; DE is subtype-specific.
 
 **Rank aggregation.** Every evidence ``e`` is turned into a percentile rank
-``q_e = rank(value) / n_genes`` in (0, 1] (ties share their average rank; genes without
-evidence get 0). The combined score is the weighted mean
-``score = sum_e w_e q_e / sum_e w_e``, and ``{e}_contribution = w_e q_e / sum_e w_e`` so the
-contributions of a gene sum to its score. Genes are ranked by score (ties by gene id).
+``q_e = rank(value) / n_genes`` in (0, 1], where genes without that evidence rank below all
+others and get ``q_e = 0`` (ties share their average rank; the strongest gene gets 1). The
+combined score is the weighted mean ``score = sum_e w_e q_e / sum_e w_e``, and
+``{e}_contribution = w_e q_e / sum_e w_e``, so the contributions of a gene sum to its score.
+Genes are ranked by score (ties by gene id).
 """
 
 from __future__ import annotations
@@ -138,7 +139,8 @@ def rank_aggregate(evidence: pd.DataFrame, weights: Mapping[str, float]) -> pd.D
         ok = ~np.isnan(x)
         q = np.zeros(n)
         if ok.any():
-            q[ok] = stats.rankdata(x[ok], method="average") / n
+            # Genes without evidence rank below every gene with evidence (percentile 0).
+            q[ok] = ((~ok).sum() + stats.rankdata(x[ok], method="average")) / n
         out[f"{e}_value"] = x
         out[f"{e}_percentile"] = q
         out[f"{e}_contribution"] = we * q / total
