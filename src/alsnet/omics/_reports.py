@@ -38,7 +38,10 @@ def pca(x: FloatArray, n_components: int = 2, n_top_genes: int = 1000) -> FloatA
     x = np.asarray(x, dtype=np.float64)
     top = np.argsort(x.var(axis=0))[::-1][: min(n_top_genes, x.shape[1])]
     xc = x[:, top] - x[:, top].mean(axis=0)
-    u, s, _ = np.linalg.svd(xc, full_matrices=False)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # small SVD: BLAS threads only contend
+        u, s, _ = np.linalg.svd(xc, full_matrices=False)
     r = min(n_components, s.size)
     out = np.zeros((x.shape[0], n_components))
     out[:, :r] = u[:, :r] * s[:r]

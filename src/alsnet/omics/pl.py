@@ -19,7 +19,7 @@ __all__ = ["consensus_heatmap", "pac_curve", "write_cluster_report"]
 
 
 def pac_curve(result: ConsensusResult) -> go.Figure:
-    """PAC (proportion of ambiguous clustering, 0-1) and cophenetic coefficient by k."""
+    """PAC (proportion of ambiguous clustering, 0-1), cophenetic coefficient and silhouette by k."""
     import plotly.graph_objects as go
 
     ks = [int(k) for k in result.pac.index]
@@ -28,9 +28,18 @@ def pac_curve(result: ConsensusResult) -> go.Figure:
     fig.add_trace(
         go.Scatter(x=ks, y=result.cophenetic.to_numpy(), mode="lines+markers", name="cophenetic")
     )
+    if result.silhouette is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=ks,
+                y=result.silhouette.reindex(result.pac.index).to_numpy(),
+                mode="lines+markers",
+                name="silhouette",
+            )
+        )
     fig.add_vline(x=result.k, line_dash="dash", annotation_text=f"chosen k = {result.k}")
     fig.update_layout(
-        title="PAC and cophenetic coefficient by k (lower PAC = more stable)",
+        title="PAC (lower = more stable), cophenetic coefficient and silhouette by k",
         xaxis_title="number of clusters k",
         yaxis_title="score (0-1)",
         xaxis={"dtick": 1},
@@ -108,7 +117,10 @@ def write_cluster_report(
     sections: list[Any] = [
         Section(
             "Batch QC gate",
-            Markup("<p>Chosen k = {} (lowest PAC).</p>").format(result.k) + verdict,
+            Markup("<p>Chosen k = {} ({}).</p>").format(
+                result.k, result.params.get("k_rule", "lowest PAC")
+            )
+            + verdict,
             tables=[ari, size_df],
         ),
         Section("Choice of k", figures=[pac_curve(result)], tables=[result.summary()]),

@@ -1,13 +1,15 @@
-"""Tools over AnnData: consensus clustering with PAC / cophenetic k choice and a batch gate;
+"""Tools over AnnData: consensus clustering with PAC + silhouette k choice and a batch gate;
 per-sample membership probabilities and per-patient labels across tissues."""
 
 from __future__ import annotations
 
 from alsnet.omics._consensus import (
     MAX_BATCH_ARI,
+    PAC_TOLERANCE,
     ConsensusResult,
     GateResult,
     batch_gate,
+    choose_k,
     consensus_cluster,
     consensus_matrices,
     pac_score,
@@ -22,10 +24,12 @@ from alsnet.omics._labels import (
 __all__ = [
     "DISCORDANT",
     "MAX_BATCH_ARI",
+    "PAC_TOLERANCE",
     "UNASSIGNED",
     "ConsensusResult",
     "GateResult",
     "batch_gate",
+    "choose_k",
     "consensus_cluster",
     "consensus_matrices",
     "membership_probability",
