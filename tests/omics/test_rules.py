@@ -484,3 +484,34 @@ def test_nfl_rise_boundary_and_latest_vs_max() -> None:
         "not_eligible",
         "eligible",
     ]
+
+
+def test_cli_match_writes_matches_and_report(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from alsnet.cli import app
+    from alsnet.io.canonical import write_csv
+    from alsnet.synth import synthesize
+
+    reg = tmp_path / "reg"
+    write_csv(synthesize(120, seed=2), reg)
+    out = tmp_path / "out"
+    runner = CliRunner()
+    res = runner.invoke(
+        app, ["omics", "match", "--input", str(reg), "--out", str(out), "--draws", "5"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "no patient meets study atlas_presymptomatic_sod1" in res.output
+    m = pd.read_csv(out / "matches.csv")
+    assert len(m) == 120 * 5
+    assert set(m["status"]) <= {"eligible", "not_eligible", "untested"}
+    assert {"expected.csv", "summary.csv", "report.html"} <= {p.name for p in out.iterdir()}
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "2026.11-1" in html and "atlas_presymptomatic_sod1" in html
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: '1'\nstudies:\n  - id: x\n    criteria: {gene: SOD9}\n")
+    res = runner.invoke(
+        app, ["omics", "match", "--input", str(reg), "--out", str(out), "--rules", str(bad)]
+    )
+    assert res.exit_code == 1
+    assert "bad.yaml" in res.output and "SOD9" in res.output
