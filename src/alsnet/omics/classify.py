@@ -243,7 +243,7 @@ class FrozenClassifier:
     def predict_proba_counts(
         self,
         counts: Any,
-        gene_ids: Sequence[str],
+        gene_ids: Sequence[str] | npt.NDArray[Any],
         batch: Any = None,
         *,
         allow_missing: bool = False,
@@ -363,7 +363,7 @@ class FrozenClassifier:
         return np.array([pos[g] for g in self.sf_genes], dtype=np.int64)
 
     def _panel_counts(
-        self, counts: Any, gene_ids: Sequence[str], allow_missing: bool, source: str
+        self, counts: Any, gene_ids: Any, allow_missing: bool, source: str
     ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
         """Counts of the required genes (columns in :attr:`required_genes` order)."""
         need = pd.Index(self.required_genes)
@@ -618,7 +618,7 @@ def _fit_temperature(logits: FloatArray, y_codes: IntArray) -> float:
 def fit_classifier_arrays(
     counts: Any,
     labels: Any,
-    gene_ids: Sequence[str],
+    gene_ids: Sequence[str] | npt.NDArray[Any],
     *,
     batch: Any = None,
     groups: Any = None,
