@@ -267,7 +267,8 @@ def expected_eligible(
     )
     _, tested = _observed(pats, tables.get("genetics"))
     facts = _Facts(tables)
-    base = _evaluate_study_codes(rules, facts)
+    fixed: dict[int, npt.NDArray[np.int8]] = {}
+    base = _evaluate_study_codes(rules, facts, fixed)
     elig = np.zeros((n_draws, len(rules.studies)))
     still = np.zeros_like(elig)
     patched = pats.copy()
@@ -282,7 +283,7 @@ def expected_eligible(
             imputed = (draws[d] == j + 1).astype("float64")
             patched[_FLAGS[g]] = np.where(tested[:, j], originals[g], imputed)
         facts.patients = patched
-        codes = _evaluate_study_codes(rules, facts)
+        codes = _evaluate_study_codes(rules, facts, fixed)
         for k, c in enumerate(codes):
             elig[d, k] = np.count_nonzero(c == TRUE)
             still[d, k] = np.count_nonzero(c == UNKNOWN)

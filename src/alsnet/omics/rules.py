@@ -816,9 +816,25 @@ def _evaluate(node: Criterion, f: _Facts, leaf_codes: dict[int, Codes]) -> Codes
     return (stack.min(axis=0) if node.kind == "all" else stack.max(axis=0)).astype(np.int8)
 
 
-def _evaluate_study_codes(rules: RuleSet, f: _Facts) -> list[Codes]:
-    """Truth codes of every study (no reasons), for repeated evaluation (imputation)."""
-    return [_evaluate(st.criteria, f, {}) for st in rules.studies]
+def _evaluate_study_codes(
+    rules: RuleSet, f: _Facts, fixed: dict[int, Codes] | None = None
+) -> list[Codes]:
+    """Truth codes of every study (no reasons), for repeated evaluation (imputation).
+
+    ``fixed`` caches the codes of non-genetic leaves across calls in which only the gene
+    flags of ``f.patients`` change.
+    """
+    out = []
+    for st in rules.studies:
+        cache: dict[int, Codes] = {}
+        if fixed is not None:
+            cache.update(fixed)
+        out.append(_evaluate(st.criteria, f, cache))
+        if fixed is not None:
+            for leaf in st.criteria.leaves():
+                if leaf.kind != "gene":
+                    fixed[id(leaf)] = cache[id(leaf)]
+    return out
 
 
 def _join(labels: Sequence[str], codes: Sequence[Codes], want: int, n: int) -> np.ndarray:
