@@ -6,7 +6,7 @@ AnnData is an optional dependency (``pip install 'alsnet[omics]'``); it is impor
 
 from __future__ import annotations
 
-from alsnet.omics import pp, tl
+from alsnet.omics import pp, priors, rules, targets, tl
 from alsnet.omics.simulate import (
     OmicsSimParams,
     SimulatedOmics,
@@ -18,7 +18,10 @@ __all__ = [
     "OmicsSimParams",
     "SimulatedOmics",
     "pp",
+    "priors",
+    "rules",
     "simulate_arrays",
     "simulate_transcriptome",
+    "targets",
     "tl",
 ]
