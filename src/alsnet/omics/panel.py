@@ -20,6 +20,8 @@
 * :func:`auc_table`: one-vs-rest AUC per class and the macro mean, with percentile
   confidence intervals from a bootstrap that resamples **patients** (samples of one patient
   are correlated, omics.md §6).
+* :func:`prognostic_value` (in ``_prognostic``): do the age/BMI-adjusted NfL z-score and the
+  subtype add to a clinical model of ALSFRS-R slope and survival?
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from alsnet.exceptions import DataValidationError, Problem
+from alsnet.omics._prognostic import (
+    NFL_REFERENCE,
+    NflReference,
+    PrognosticResult,
+    harrell_c,
+    nfl_zscore,
+    prognostic_value,
+)
 from alsnet.omics.classify import (
     Selector,
     anova_f,
@@ -48,12 +58,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_STABILITY_THRESHOLD",
+    "NFL_REFERENCE",
     "CVResult",
+    "NflReference",
+    "PrognosticResult",
     "StabilityResult",
     "auc_table",
     "cross_validate_panel",
+    "harrell_c",
     "l1_logistic_path",
     "leaky_cross_validation",
+    "nfl_zscore",
+    "prognostic_value",
     "stability_selection",
     "stability_selector",
     "weighted_auc",
