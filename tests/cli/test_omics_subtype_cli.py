@@ -162,3 +162,24 @@ def test_subtype_gate_refuses_without_correction(tmp_path: Path) -> None:
     assert "ARI vs site" in r.stderr and "not published" in r.stderr
     assert (out / "report.html").exists()
     assert not (out / "assignments.csv").exists()
+
+
+def test_subtype_combined_batches(tmp_path: Path) -> None:
+    # off-platform samples form their own cluster unless site x platform is corrected
+    counts, meta, obs = _write_sim(tmp_path, OmicsSimParams(module_lfc=1.0), seed=2)
+    out = tmp_path / "sub"
+    r = runner.invoke(
+        app,
+        [
+            *("omics", "subtype", str(counts), "-m", str(meta), "--batch", "site"),
+            *("--batch", "platform", "--k", "2..4", "--resamples", "10", "--out", str(out)),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    a = pd.read_csv(out / "assignments.csv", dtype={"subtype": str})
+    assert adjusted_rand_score(obs["subtype"].astype(str), a["subtype"]) > 0.8
+    r2 = runner.invoke(
+        app,
+        ["omics", "subtype", str(counts), "-m", str(meta), "--batch", "centre", "-o", str(out)],
+    )
+    assert r2.exit_code == 1 and "batch column not found" in r2.stderr

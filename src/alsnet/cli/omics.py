@@ -211,6 +211,26 @@ def _link_patients(adata: Any, db: str, meta: Path | None) -> int:
     return len(unknown)
 
 
+def _batch_column(adata: Any, columns: list[str], source: str) -> str | None:
+    """The ComBat batch column: one metadata column, or the combination of several.
+
+    Checks (via :func:`alsnet.omics.io.check_batch`) that it exists, is complete and has at
+    least two samples per batch; a combination is stored as ``obs["a+b"]`` = ``"x/y"``.
+    """
+    from alsnet.omics.io import check_batch
+
+    if not columns:
+        return None
+    for col in columns:
+        check_batch(adata.obs, col, source)
+    if len(columns) == 1:
+        return columns[0]
+    key = "+".join(columns)
+    adata.obs[key] = adata.obs[columns].astype(str).agg("/".join, axis=1).astype("category")
+    check_batch(adata.obs, key, source)
+    return key
+
+
 FormatOpt = Annotated[
     str, typer.Option("--format", "-f", help="Count format: auto, csv, featurecounts or h5ad.")
 ]
@@ -263,9 +283,9 @@ def ingest_cmd(
     if drop_outliers and n_out:
         adata = adata[~qc["outlier"].to_numpy()].copy()
         if batch is not None:
-            from alsnet.omics.io import _check_batch
+            from alsnet.omics.io import check_batch
 
-            _check_batch(adata.obs, batch, f"{counts.name} after dropping outliers")
+            check_batch(adata.obs, batch, f"{counts.name} after dropping outliers")
     out.parent.mkdir(parents=True, exist_ok=True)
     adata.write_h5ad(out)
     dropped = f", {n_out} dropped" if drop_outliers else ""
@@ -289,7 +309,12 @@ def subtype_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
     meta: MetaOpt = None,
     batch: Annotated[
-        str | None, typer.Option("--batch", help="Metadata column corrected by ComBat.")
+        list[str] | None,
+        typer.Option(
+            "--batch",
+            help="Metadata column corrected by ComBat; repeat to correct their combination "
+            "(e.g. --batch site --batch platform).",
+        ),
     ] = None,
     k: Annotated[str, typer.Option("--k", help="k values: 2..6, 2,3,4 or a fixed 3.")] = "2..6",
     fmt: FormatOpt = "auto",
@@ -314,12 +339,13 @@ def subtype_cmd(
     from alsnet.omics.qc import sample_qc
 
     ks = parse_k(k)
-    adata = _read_with_warnings(counts, meta, fmt, batch)
+    adata = _read_with_warnings(counts, meta, fmt, None)
     qc = sample_qc(adata)
     if drop_outliers and qc["outlier"].any():
         adata = adata[~qc["outlier"].to_numpy()].copy()
+    batch_key = _batch_column(adata, batch or [], (meta or counts).name)
     res, layer = _correct_and_cluster(
-        adata, batch_key=batch, correct=True, ks=ks, resamples=resamples, seed=seed
+        adata, batch_key=batch_key, correct=True, ks=ks, resamples=resamples, seed=seed
     )
     prob = tl.membership_probability(res.consensus[res.k], res.labels)
     assignments = pd.DataFrame(
@@ -335,9 +361,9 @@ def subtype_cmd(
         assignments,
         out / "report.html",
         layer=layer,
-        site_key=batch or "site",
+        site_key=batch[0] if batch else "site",
         patients=patients,
-        provenance={"counts": counts.name, "batch": batch or "none", "seed": seed},
+        provenance={"counts": counts.name, "batch": batch_key or "none", "seed": seed},
     )
     if not res.published:
         from alsnet.cli._common import err_console
@@ -518,4 +544,6 @@ def _sizes(labels: Any) -> tuple[list[str], list[int]]:
 
 def register(app: typer.Typer) -> None:
     """Add ``alsnet omics`` to ``app``."""
+    from alsnet.cli import omics_panel  # noqa: F401  (adds the panel and assign commands)
+
     app.add_typer(omics_app, name="omics")

@@ -47,6 +47,7 @@ __all__ = [
     "FEATURECOUNTS_ANNOTATION",
     "CountFormat",
     "CountTable",
+    "check_batch",
     "read_counts",
     "read_metadata",
     "read_omics",
@@ -462,7 +463,7 @@ def read_omics(
         obs, extra = _join_metadata(table, meta, Path(meta_path).name)
     obs.index = pd.Index(table.sample_ids, name="sample_id")
     if batch_key is not None:
-        _check_batch(obs, batch_key, Path(meta_path).name if meta_path else counts_name)
+        check_batch(obs, batch_key, Path(meta_path).name if meta_path else counts_name)
     adata = anndata.AnnData(X=table.counts, obs=obs, var=table.var)
     adata.uns["ingest"] = {
         "params": {
@@ -504,7 +505,11 @@ def _join_metadata(table: CountTable, meta: pd.DataFrame, src: str) -> tuple[pd.
     return obs, len(extra)
 
 
-def _check_batch(obs: pd.DataFrame, batch_key: str, src: str) -> None:
+def check_batch(obs: pd.DataFrame, batch_key: str, src: str) -> None:
+    """Raise unless ``obs[batch_key]`` exists, is complete and has >= 2 samples per batch.
+
+    ``src`` names the file in the error (the metadata file).
+    """
     if batch_key not in obs.columns:
         _raise(
             [
