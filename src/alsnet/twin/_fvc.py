@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FvcFit", "FvcStats", "fit_fvc", "fvc_posterior", "fvc_stats"]
+__all__ = ["FvcFit", "FvcStats", "fit_fvc", "fvc_loglik", "fvc_posterior", "fvc_stats"]
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +119,32 @@ def fvc_posterior(
     return vaa * r1 + vab * r2, vab * r1 + vbb * r2, vaa, vab, vbb
 
 
+def fvc_loglik(st: FvcStats, mu: np.ndarray, cov: np.ndarray, sigma: float) -> np.ndarray:
+    """Marginal log-likelihood of each patient's FVC visits, (a, b) integrated out.
+
+    ``log N(y; Z mu, Z Sigma Z^T + sigma^2 I)`` from the sufficient statistics
+    (0 for a patient without FVC); shaped like the statistics, so with a draw axis
+    it weights draws of ``theta`` by how well their time scale fits the FVC.
+    """
+    prec = np.linalg.inv(cov)
+    w = 1.0 / sigma**2
+    extra = st.sf.ndim - 1
+    ma0 = mu[:, 0].reshape((-1,) + (1,) * extra)
+    mb0 = mu[:, 1].reshape((-1,) + (1,) * extra)
+    h11 = w * st.n + prec[0, 0]
+    h12 = -w * st.sf + prec[0, 1]
+    h22 = w * st.sff + prec[1, 1]
+    r1 = w * st.sy + prec[0, 0] * ma0 + prec[0, 1] * mb0
+    r2 = -w * st.sfy + prec[0, 1] * ma0 + prec[1, 1] * mb0
+    det = h11 * h22 - h12 * h12
+    quad_r = (h22 * r1 * r1 - 2 * h12 * r1 * r2 + h11 * r2 * r2) / det  # r^T H^-1 r
+    mpm = prec[0, 0] * ma0**2 + 2 * prec[0, 1] * ma0 * mb0 + prec[1, 1] * mb0**2
+    quad = w * st.syy + mpm - quad_r
+    logdet_cov = float(np.log(np.linalg.det(cov)))
+    out = -0.5 * st.n * np.log(2 * np.pi * sigma**2) - 0.5 * (logdet_cov + np.log(det)) - 0.5 * quad
+    return np.asarray(out)
+
+
 @dataclass(frozen=True)
 class FvcFit:
     """Population parameters of the FVC part.
@@ -158,8 +184,11 @@ def fit_fvc(
     ----------
     idx : ndarray of int, shape (r,)
         Patient index (rows of ``x``) of each visit; every patient should have one.
-    f : ndarray, shape (r,)
-        Fraction of function lost at the visit (from the ALSFRS-R part).
+    f : ndarray, shape (r,) or (r, m)
+        Fraction of function lost at the visit (from the ALSFRS-R part); with
+        ``m`` posterior draws of ``theta`` (given ALSFRS-R) per patient, the EM
+        averages its E-step over them, each weighted by its FVC marginal
+        likelihood (importance-sampling Monte-Carlo EM; no plug-in attenuation).
     y : ndarray, shape (r,)
         FVC % predicted.
     x : ndarray, shape (n, p)
@@ -181,14 +210,26 @@ def fit_fvc(
     cov = np.diag([15.0**2, 40.0**2])
     sigma = max(float(np.std(y)) / 2.0, 1.0)
     it = 0
+    if f.ndim == 1:
+        st = fvc_stats(idx, f[:, None], y, n)
     for it in range(1, max_iter + 1):  # noqa: B007
-        ma, mb, vaa, vab, vbb = fvc_posterior(st, x @ coef, cov, sigma)
-        new_coef = pinv @ np.column_stack([ma, mb])
-        ra, rb = ma - x @ new_coef[:, 0], mb - x @ new_coef[:, 1]
+        mu = x @ coef
+        ma, mb, vaa, vab, vbb = fvc_posterior(st, mu, cov, sigma)
+        # weights of the theta draws: their FVC marginal likelihood (self-normalised)
+        ll = fvc_loglik(st, mu, cov, sigma)
+        om = np.exp(ll - ll.max(axis=1, keepdims=True))
+        om /= om.sum(axis=1, keepdims=True)
+
+        def avg(v: np.ndarray, om: np.ndarray = om) -> np.ndarray:
+            return np.asarray(np.sum(om * v, axis=1))
+
+        new_coef = pinv @ np.column_stack([avg(ma), avg(mb)])
+        ra = ma - (x @ new_coef[:, 0])[:, None]
+        rb = mb - (x @ new_coef[:, 1])[:, None]
         new_cov = np.array(
             [
-                [np.mean(ra * ra + vaa), np.mean(ra * rb + vab)],
-                [np.mean(ra * rb + vab), np.mean(rb * rb + vbb)],
+                [np.mean(avg(ra * ra + vaa)), np.mean(avg(ra * rb + vab))],
+                [np.mean(avg(ra * rb + vab)), np.mean(avg(rb * rb + vbb))],
             ]
         ) + 1e-8 * np.eye(2)
         # E[(y - a + b F)^2] summed over a patient's visits
@@ -199,7 +240,7 @@ def fit_fvc(
             - 2 * (ma * mb + vab) * st.sf
             + (mb**2 + vbb) * st.sff
         )
-        new_sigma = float(np.sqrt(max(rss.sum(), 1e-12) / len(y)))
+        new_sigma = float(np.sqrt(max(avg(rss).sum(), 1e-12) / len(y)))
         change = max(
             float(np.max(np.abs(new_coef - coef) / (np.abs(coef) + 1.0))),
             float(np.max(np.abs(new_cov - cov) / (np.abs(cov).max() + 1.0))),

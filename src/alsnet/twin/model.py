@@ -67,7 +67,7 @@ from alsnet.exceptions import (
 )
 from alsnet.schema import TABLES
 from alsnet.twin._events import EventTimes, WeibullPH, event_times, fit_weibull_ph
-from alsnet.twin._fvc import FvcFit, fit_fvc, fvc_posterior, fvc_stats
+from alsnet.twin._fvc import FvcFit, fit_fvc, fvc_loglik, fvc_posterior, fvc_stats
 
 __all__ = [
     "COVARIATES",
@@ -105,7 +105,7 @@ _T_DF = 5.0
 _T_SCALE = 1.2
 _FVC_RANGE = (0.0, 200.0)
 _MAX_PROBLEMS = 10
-#: Posterior draws of theta per patient that the event likelihood averages over.
+#: Posterior draws of theta per patient that the FVC EM and the event likelihood average over.
 _EVENT_DRAWS = 40
 
 
@@ -138,6 +138,9 @@ def _observations(cohort: Cohort) -> pd.DataFrame:
     v = cohort.visits
     total = alsfrs_scores(v)["alsfrs_r_total"].to_numpy(dtype="float64")
     day = v["day"].to_numpy(dtype="float64", na_value=np.nan)
+    if "total_reported" in v.columns:  # alsfrs_scores ignores impossible totals: refuse them
+        rep = v["total_reported"].to_numpy(dtype="float64", na_value=np.nan)
+        _check_range("visits", "total_reported", rep, 0.0, _TOP, "points")
     _check_range("visits", "alsfrs_r_total", total, 0.0, _TOP, "points")
     ok = ~np.isnan(total) & ~np.isnan(day)
     return pd.DataFrame(
@@ -583,7 +586,7 @@ class TwinModel:
         da, db = a - c.mu[lo:hi, 0, None], b - c.mu[lo:hi, 1, None]
         p = c.prec
         logp = -0.5 * (p[0, 0] * da**2 + 2 * p[0, 1] * da * db + p[1, 1] * db**2)
-        logp = logp + c.survival_logw(lo, hi, a, b)
+        logp = logp + c.survival_logw(lo, hi, a, b) + self._fvc_logw(c, lo, hi, a, b)
         sel = (c.idx >= lo) & (c.idx < hi)
         rows = c.idx[sel] - lo
         f = None
@@ -612,6 +615,21 @@ class TwinModel:
             fit = np.take_along_axis(f, pick[rows], axis=1)
         return a[rix, pick], b[rix, pick], fit
 
+    def _fvc_stats(self, c: _Conditioned, lo: int, hi: int, a: np.ndarray, b: np.ndarray) -> Any:
+        sel = (c.idx_f >= lo) & (c.idx_f < hi)
+        rows = c.idx_f[sel] - lo
+        lost = 1.0 - _level(c.t_f[sel, None], a, b, rows)
+        return fvc_stats(rows, lost, c.y_f[sel], hi - lo)
+
+    def _fvc_logw(
+        self, c: _Conditioned, lo: int, hi: int, a: np.ndarray, b: np.ndarray
+    ) -> np.ndarray | float:
+        """FVC marginal log-likelihood per draw of theta (0 without FVC visits)."""
+        if self.fvc_ is None or c.mu_f is None or c.idx_f.size == 0:
+            return 0.0
+        st = self._fvc_stats(c, lo, hi, a, b)
+        return fvc_loglik(st, c.mu_f[lo:hi], self.fvc_.cov, self.fvc_.sigma)
+
     def _fvc_draws(
         self,
         c: _Conditioned,
@@ -627,11 +645,7 @@ class TwinModel:
         posterior mean and covariance entries ``(ma, mb, vaa, vab, vbb)``.
         """
         assert self.fvc_ is not None and c.mu_f is not None
-        k = hi - lo
-        sel = (c.idx_f >= lo) & (c.idx_f < hi)
-        rows = c.idx_f[sel] - lo
-        lost = 1.0 - _level(c.t_f[sel, None], a, b, rows)
-        st = fvc_stats(rows, lost, c.y_f[sel], k)
+        st = self._fvc_stats(c, lo, hi, a, b)
         ma, mb, vaa, vab, vbb = fvc_posterior(st, c.mu_f[lo:hi], self.fvc_.cov, self.fvc_.sigma)
         if rng is None:
             return ma, mb, vaa, vab, vbb
@@ -750,12 +764,14 @@ class TwinModel:
         self.coef_, self.cov_, self.sigma_ = coef, cov, sigma
         self.n_patients_, self.n_obs_, self.n_iter_ = n, len(y), it
         self.fingerprint_ = cohort.fingerprint
-        self._fit_fvc(cohort, ids, X, theta)
+        self._fit_fvc(cohort, ids, X, a, b)
         self._fit_events(cohort, ids, patients, X, a, b)
         return self
 
-    def _fit_fvc(self, cohort: Cohort, ids: pd.Index, X: np.ndarray, theta: np.ndarray) -> None:
-        """FVC part on the training patients with an FVC value (theta at its MAP)."""
+    def _fit_fvc(
+        self, cohort: Cohort, ids: pd.Index, X: np.ndarray, a: np.ndarray, b: np.ndarray
+    ) -> None:
+        """FVC part on the training patients with an FVC value, over posterior draws of theta."""
         fo = _fvc_observations(cohort)
         fo = fo.loc[fo["patient_id"].isin(ids)]
         if fo.empty:
@@ -764,7 +780,8 @@ class TwinModel:
         pidx = ids.get_indexer(pd.Index(fo["patient_id"].to_numpy()))
         used, local = np.unique(pidx, return_inverse=True)
         t = fo["month"].to_numpy(dtype="float64")
-        lost = 1.0 - _level(t, theta[pidx, 0], theta[pidx, 1])
+        m = min(_EVENT_DRAWS, a.shape[1])
+        lost = 1.0 - _level(t[:, None], a[:, :m], b[:, :m], pidx)
         self.fvc_ = fit_fvc(local, lost, fo["y"].to_numpy(dtype="float64"), X[used])
 
     def _fit_events(
@@ -1009,7 +1026,7 @@ class TwinModel:
         da, db = a - c.mu[lo:hi, 0, None], b - c.mu[lo:hi, 1, None]
         p = c.prec
         logp = -0.5 * (p[0, 0] * da**2 + 2 * p[0, 1] * da * db + p[1, 1] * db**2)
-        logp = logp + c.survival_logw(lo, hi, a, b)
+        logp = logp + c.survival_logw(lo, hi, a, b) + self._fvc_logw(c, lo, hi, a, b)
         sel = (c.idx >= lo) & (c.idx < hi)
         rows = c.idx[sel] - lo
         if rows.size:
