@@ -375,6 +375,48 @@ def survival_matrix(model: Any, cohort: Cohort, months: np.ndarray) -> pd.DataFr
     return pd.DataFrame(arr, index=ids, columns=np.asarray(months, dtype="float64"))
 
 
+def _event_free(model: Any, cond: Cohort, ids: pd.Index, months: np.ndarray) -> np.ndarray | None:
+    """Event-free probability of patient ``ids[i]`` at ``months[i, j]`` since onset.
+
+    A forecaster with ``predict_mean(cohort, grid, "event_free")`` or whose
+    ``predict`` returns an ``event_free`` outcome is asked at exactly these
+    patient-specific days; otherwise ``survival(cohort, months)`` is
+    evaluated on a shared 0.25-month grid and interpolated linearly.
+    """
+    sub = cond.subset(ids)
+    if callable(getattr(model, "predict", None)):
+        grid = pd.DataFrame(
+            {"patient_id": np.repeat(ids.to_numpy(), months.shape[1]), "day": months.ravel()}
+        )
+        grid["day"] *= DAYS_PER_MONTH
+        fast = getattr(model, "predict_mean", None)
+        if callable(fast):  # deterministic quadrature, much faster than draws
+            try:
+                val = np.asarray(fast(sub, grid, "event_free"), dtype="float64")
+                return val.reshape(months.shape)
+            except (TypeError, ValueError):
+                pass
+        try:
+            pred = model.predict(sub, grid, outcomes=("event_free",))
+        except TypeError:
+            pred = model.predict(sub, grid)
+        pred = pred.loc[pred["outcome"] == "event_free"]
+        if len(pred) == len(grid):
+            key = pd.MultiIndex.from_frame(grid)
+            val = pred.set_index(["patient_id", "day"])["mean"]
+            val = val.loc[~val.index.duplicated()]
+            return np.asarray(val.reindex(key).to_numpy(dtype="float64")).reshape(months.shape)
+    if not callable(getattr(model, "survival", None)):
+        return None
+    top = float(np.nanmax(months)) + 0.5
+    shared = np.arange(0.0, top + 0.25, 0.25)
+    s = survival_matrix(model, sub, shared).reindex(ids).to_numpy()
+    j = np.clip(np.searchsorted(shared, months), 1, shared.size - 1)
+    w = np.clip((months - shared[j - 1]) / (shared[j] - shared[j - 1]), 0.0, 1.0)
+    r = np.arange(len(ids))[:, None]
+    return np.asarray(s[r, j - 1] * (1 - w) + s[r, j] * w)
+
+
 def _survival_scores(
     name: str,
     model: Any,
@@ -388,25 +430,18 @@ def _survival_scores(
 
     ids = landmark.index
     lm = landmark.to_numpy(dtype="float64") / DAYS_PER_MONTH
-    u = np.arange(1.0, ibs_months + 0.25, 0.5)
-    grid = np.unique(np.round(np.concatenate([lm, (lm[:, None] + u[None, :]).ravel()]), 2))
-    grid = np.unique(np.concatenate([np.arange(0.0, grid.max() + 1.0, 0.25), [c_months]]))
-    s = survival_matrix(model, cond, grid).reindex(ids).to_numpy()
-    if np.isnan(s).any():
+    u = np.arange(1.0, ibs_months + 0.5, 1.0)
+    rel = np.concatenate([[0.0], u, [c_months]])
+    surv = _event_free(model, cond, ids, lm[:, None] + rel[None, :])
+    if surv is None:
+        raise AlsnetError(f"survival model {name!r} gives no event-free survival")
+    if np.isnan(surv).any():
         raise AlsnetError(f"survival model {name!r} returned NaN survival")
-
-    def at(months: np.ndarray) -> np.ndarray:
-        j = np.clip(np.searchsorted(grid, months), 1, grid.size - 1)
-        w = (months - grid[j - 1]) / (grid[j] - grid[j - 1])
-        w = np.clip(w, 0.0, 1.0)
-        r = np.arange(len(ids))[:, None] if months.ndim == 2 else np.arange(len(ids))
-        return np.asarray(s[r, j - 1] * (1 - w) + s[r, j] * w)
-
-    s_l = np.maximum(at(lm), 1e-12)
-    cond_s = np.clip(at(lm[:, None] + u[None, :]) / s_l[:, None], 0.0, 1.0)
+    s_l = np.maximum(surv[:, 0], 1e-12)
+    cond_s = np.clip(surv[:, 1:-1] / s_l[:, None], 0.0, 1.0)
+    s_c = np.clip(surv[:, -1] / s_l, 0.0, 1.0)
     dur = (et.loc[ids, "time_days"].to_numpy(dtype="float64") / DAYS_PER_MONTH) - lm
     ev = et.loc[ids, "event"].to_numpy(dtype=bool)
-    s_c = np.clip(at(lm + c_months) / s_l, 0.0, 1.0)
     c = float(concordance_index(dur, s_c, ev))
     ibs = integrated_brier_score(cond_s, dur, ev, u)
     rows = [
