@@ -20,6 +20,7 @@ import alsnet
 if TYPE_CHECKING:
     from alsnet.trials import SimulationResult
     from alsnet.twin import SampleSize
+    from alsnet.twin.evaluate import TwinEvaluation
 
 __all__ = [
     "TRIAL_PUBLISHED",
@@ -31,6 +32,7 @@ __all__ = [
     "procova_saving",
     "run_demo",
     "trial_scenarios",
+    "twin_evaluation",
 ]
 
 #: HEALEY scenarios simulated by the demo.
@@ -288,6 +290,47 @@ def procova_saving(cohort: alsnet.Cohort, *, seed: int = 0, slowing: float = 0.3
     return ProcovaSaving(int(train.sum()), int((~train).sum()), r, mean, sd, delta, size)
 
 
+def _twin_section(cohort: alsnet.Cohort, seed: int) -> Any:
+    """The twin section, or None (logged) when the cohort is too small to evaluate."""
+    import logging
+
+    from alsnet.report.twin import twin_section
+
+    try:
+        return twin_section(twin_evaluation(cohort, seed=seed))
+    except alsnet.AlsnetError as exc:
+        logging.getLogger(__name__).warning("digital-twin section left out: %s", exc)
+        return None
+
+
+def twin_evaluation(
+    cohort: alsnet.Cohort, *, seed: int = 0, max_patients: int = 600
+) -> TwinEvaluation:
+    """Small held-out evaluation of the digital twin for the demo report.
+
+    Up to ``max_patients`` patients (a seeded random subset, keeping the demo fast)
+    are split 2:1 into training and test patients; the TwinModel and last-slope
+    extrapolation are fitted on the first and scored on the second, with ENCALS for
+    events (:func:`alsnet.twin.evaluate.evaluate`).
+    """
+    from threadpoolctl import threadpool_limits
+
+    from alsnet.twin.baselines import LastSlope
+    from alsnet.twin.evaluate import DEFAULT_FORECASTERS, evaluate
+
+    ids = pd.Index(cohort.patients["patient_id"])
+    if len(ids) > max_patients:
+        pick = np.random.default_rng(seed).choice(len(ids), max_patients, replace=False)
+        cohort = cohort.subset(ids[np.sort(pick)])
+    with threadpool_limits(1):
+        return evaluate(
+            cohort,
+            forecasters={"twin": DEFAULT_FORECASTERS["twin"], "last-slope": LastSlope},
+            seed=seed,
+            n_fans=4,
+        )
+
+
 def run_demo(
     out_dir: str | Path = "alsnet-demo",
     *,
@@ -372,6 +415,9 @@ def run_demo(
     procova = timed("PROCOVA prognostic score", lambda: procova_saving(stored, seed=seed))
     assert isinstance(procova, ProcovaSaving)
     extra.append(procova_section(procova))
+    twin = timed("digital-twin evaluation", lambda: _twin_section(stored, seed))
+    if isinstance(twin, Section):
+        extra.append(twin)
     report = timed(
         "render report",
         lambda: demo_report(
