@@ -60,11 +60,13 @@ LEAVES: list[dict[str, Any]] = [
 T, U, F = "T", "U", "F"
 
 
-def _bf_leaf(leaf: dict[str, Any], pat: dict[str, Any], tabs: dict[str, pd.DataFrame]) -> str:
+def _bf_leaf(
+    leaf: dict[str, Any], pat: dict[str, Any], tabs: dict[str, list[dict[str, Any]]]
+) -> str:
     pid = pat["patient_id"]
     if "gene" in leaf:
         g = leaf["gene"]
-        rows = [r for r in tabs["genetics"].to_dict("records") if r["patient_id"] == pid]
+        rows = [r for r in tabs["genetics"] if r["patient_id"] == pid]
         rows = [r for r in rows if r["gene"] == g]
 
         def ok(r: dict[str, Any]) -> bool:
@@ -92,12 +94,12 @@ def _bf_leaf(leaf: dict[str, Any], pat: dict[str, Any], tabs: dict[str, pd.DataF
     if "analyte" in leaf:
         matrices = leaf.get("matrix", ["serum"])
         ms: list[tuple[float, float]] = []
-        for r in tabs["visits"].to_dict("records"):
+        for r in tabs["visits"]:
             v = r["nfl_serum_pg_ml"]
             here = r["patient_id"] == pid and leaf["analyte"] == "nfl" and "serum" in matrices
             if here and v is not None and not math.isnan(v):
                 ms.append((r["day"], v))
-        for r in tabs["biomarkers"].to_dict("records"):
+        for r in tabs["biomarkers"]:
             here = r["patient_id"] == pid and r["analyte"] == leaf["analyte"]
             if here and r["matrix"] in matrices:
                 ms.append((r["day"], r["value_pg_ml"]))
@@ -133,7 +135,7 @@ def _bf_leaf(leaf: dict[str, Any], pat: dict[str, Any], tabs: dict[str, pd.DataF
     return T if (pre if leaf["clinical_status"] == "presymptomatic" else onset) else F
 
 
-def _bf(node: dict[str, Any], pat: dict[str, Any], tabs: dict[str, pd.DataFrame]) -> str:
+def _bf(node: dict[str, Any], pat: dict[str, Any], tabs: dict[str, list[dict[str, Any]]]) -> str:
     if "all" in node:
         vals = [_bf(c, pat, tabs) for c in node["all"]]
         return F if F in vals else (U if U in vals else T)
@@ -212,7 +214,7 @@ def _leaf_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
     return [node]
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tabs=registries(), tree=trees())
 def test_vectorised_equals_brute_force(tabs: dict[str, pd.DataFrame], tree: dict[str, Any]) -> None:
     rs = parse_rules({"version": "t1", "studies": [{"id": "s", "criteria": tree}]})
@@ -220,12 +222,13 @@ def test_vectorised_equals_brute_force(tabs: dict[str, pd.DataFrame], tree: dict
     status = {T: "eligible", F: "not_eligible", U: "untested"}
     leaves = _leaf_nodes(tree)
     labels = [leaf.label for leaf in rs.studies[0].criteria.leaves()]
-    for i, pat in enumerate(tabs["patients"].to_dict("records")):
+    recs = {k: v.to_dict("records") for k, v in tabs.items()}
+    for i, pat in enumerate(recs["patients"]):
         pat = {k: (None if v is None else v) for k, v in pat.items()}
         row = res.iloc[i]
         assert row["patient_id"] == pat["patient_id"]
-        assert row["status"] == status[_bf(tree, pat, tabs)]
-        per_leaf = [_bf_leaf(leaf, pat, tabs) for leaf in leaves]
+        assert row["status"] == status[_bf(tree, pat, recs)]
+        per_leaf = [_bf_leaf(leaf, pat, recs) for leaf in leaves]
         for col, code in (("met", T), ("failed", F), ("untested", U)):
             want = [lab for lab, c in zip(labels, per_leaf, strict=True) if c == code]
             got = [x for x in row[col].split("; ") if x]
