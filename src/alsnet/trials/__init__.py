@@ -11,12 +11,16 @@ Public API (re-exported here):
 - :class:`PlatformDesign`, :func:`load_design`, :func:`example_names` — platform-trial design
   files (YAML; shipped examples ``healey`` and ``mnd-smart``).
 - :func:`simulate`, :class:`SimulationResult` — vectorised platform-trial simulation with a
-  fast DRR analysis.
+  fast DRR analysis, on local processes or Ray (``backend=``, ``n_jobs=``).
+- :class:`AdaptiveDesign`, :func:`simulate_adaptive`, :class:`AdaptiveResult` — adaptr-style
+  adaptive multi-arm trials with a binary outcome (example ``adaptr-readme``); ``simulate``
+  dispatches to it for adaptive designs.
 """
 
 from __future__ import annotations
 
 from alsnet.trials._errors import AllocationLogError, TrialDesignError
+from alsnet.trials.adaptive import AdaptiveDesign, AdaptiveResult, simulate_adaptive
 from alsnet.trials.boundaries import (
     SPENDING_CHOICES,
     GroupSequentialBounds,
@@ -31,6 +35,8 @@ from alsnet.trials.simulate import SimulationResult, simulate
 
 __all__ = [
     "SPENDING_CHOICES",
+    "AdaptiveDesign",
+    "AdaptiveResult",
     "AllocationDesign",
     "AllocationLogError",
     "CafsResult",
@@ -49,6 +55,7 @@ __all__ = [
     "load_design",
     "randomise",
     "simulate",
+    "simulate_adaptive",
     "spending_function",
     "verify_log",
 ]
