@@ -499,7 +499,8 @@ class FederatedTrainer:
     Parameters
     ----------
     sites : sequence of TrainingSite
-        The sites (distinct ``site_id``).
+        The sites (distinct ``site_id``). Engines (the Flower ServerApp) subclass the
+        trainer and override :meth:`_exchange` instead.
     requester : str
         Identity checked against each site's allow-list.
     features : sequence of str
@@ -514,33 +515,45 @@ class FederatedTrainer:
         features: Sequence[str] = DEFAULT_FEATURES,
     ) -> None:
         ids = [s.site_id for s in sites]
-        if not sites or len(set(ids)) != len(ids):
-            raise ValueError("need at least one site, with distinct site ids")
+        if len(set(ids)) != len(ids):
+            raise ValueError("site ids must be distinct")
         self.sites = list(sites)
         self.requester = requester
         self.features = tuple(features)
         self.rounds = 0
 
+    def _exchange(self, kind: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Send one message to every site; return their answer envelopes (transport)."""
+        rid = f"r{self.rounds}"
+        return [
+            s.handle(kind, params, requester=self.requester, request_id=rid) for s in self.sites
+        ]
+
     def _round(self, kind: str, params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        """One round: released payloads by site id, or raise naming every failing site."""
         self.rounds += 1
-        out, failures = {}, {}
-        for s in self.sites:
-            ans = s.handle(kind, params, requester=self.requester, request_id=f"r{self.rounds}")
-            if ans["status"] != "ok":
-                failures[s.site_id] = f"refused: {ans['reason']}"
+        out: dict[str, dict[str, Any]] = {}
+        failures: dict[str, str] = {}
+        for ans in self._exchange(kind, params):
+            sid = str(ans.get("site_id", "?"))
+            if ans.get("status") != "ok":
+                failures[sid] = f"refused: {ans.get('reason', '')}"
+            elif sid in out:
+                failures[sid] = "two sites answered with the same site id"
             else:
-                out[s.site_id] = ans["payload"]
+                out[sid] = dict(ans["payload"])
         if failures:
             raise FederationIncompleteError(f"{ANALYSIS} ({kind})", failures)
         return out
 
-    def _prep(self) -> Preprocessor:
-        return preprocessor_from_moments(self._round("moments", {"n_features": len(self.features)}))
+    def _prep(self) -> tuple[Preprocessor, int]:
+        mom = self._round("moments", {"n_features": len(self.features)})
+        return preprocessor_from_moments(mom), sum(int(m["n"]) for m in mom.values())
 
     def fit_exact(self, alphas: Sequence[float] = DEFAULT_ALPHAS) -> LinearScore:
         """Two-round exact ridge fit (see the module docstring)."""
         self.rounds = 0
-        prep = self._prep()
+        prep, _ = self._prep()
         grams = self._round("gram", {"prep": prep.to_dict()})
         coef, alpha, cv = ridge_from_grams(grams, alphas)
         return LinearScore(self.features, prep, coef, alpha, "exact", self.rounds, cv)
@@ -556,8 +569,7 @@ class FederatedTrainer:
     ) -> LinearScore:
         """Federated averaging of local mini-batch SGD (see the module docstring)."""
         self.rounds = 0
-        prep = self._prep()
-        n_total = sum(s.n for s in self.sites)
+        prep, n_total = self._prep()
         w = np.zeros(1 + prep.mean.size)
         for _ in range(rounds):
             params = {
