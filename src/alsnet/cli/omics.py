@@ -498,20 +498,6 @@ def targets_cmd(
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
     adata = anndata.read_h5ad(path)
-    if weights is not None:
-        # Evidence not named keeps weight 1.
-        avail = ["de", "survival", "progression", "genetic", "druggable"]
-        weights = {**dict.fromkeys(avail, 1.0), **weights}
-        present = {"de"}
-        if time_key is not None:
-            present.add("survival")
-        if progression_key is not None:
-            present.add("progression")
-        if genetic is not None:
-            present.add("genetic")
-        if druggable is not None:
-            present.add("druggable")
-        weights = {k: v for k, v in weights.items() if k in present or k not in avail}
     res = prioritise_targets(
         adata,
         subtype_key,

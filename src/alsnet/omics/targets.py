@@ -421,7 +421,7 @@ def prioritise_targets(
     genetic, druggable : Series, optional
         Scores indexed by gene id (:func:`read_gene_scores`).
     weights : mapping, optional
-        Weight per evidence (default 1 for each available evidence).
+        Weight per evidence; evidence not named weighs 1 (0 switches it off).
     de_method, de_direction, batch_key
         Differential-expression settings (``batch_key``: design covariate for pydeseq2).
 
@@ -467,11 +467,8 @@ def prioritise_targets(
     if druggable is not None:
         shared["druggable"] = druggable.reindex(shared.index).to_numpy(dtype="float64")
     avail = ["de", *shared.columns]
-    w = (
-        {e: 1.0 for e in avail}
-        if weights is None
-        else {e: float(weights.get(e, 0.0)) for e in avail}
-    )
+    # Evidence without an explicit weight weighs 1.
+    w = {e: float((weights or {}).get(e, 1.0)) for e in avail}
     unknown = set(weights or {}) - set(avail)
     if unknown:
         raise AlsnetError(
