@@ -243,7 +243,7 @@ def write_subtype_report(
         Footer entries.
     """
     from alsnet.omics.pl import consensus_heatmap, pac_curve
-    from alsnet.report import Section, render_report
+    from alsnet.report import Section, Table, render_report
 
     gate = result.gate
     verdict = (
@@ -262,8 +262,21 @@ def write_subtype_report(
     k_rule = Markup("<p>Chosen k = {}. Rule: {}.</p>").format(
         result.k, result.params.get("k_rule", "lowest PAC")
     )
+    crosstabs = [
+        Table(
+            pd.crosstab(
+                pd.Series(np.asarray(result.labels), name="subtype"),
+                pd.Series(adata.obs[key].astype(str).to_numpy(), name=key),
+            ).reset_index(),
+            caption=f"Samples by subtype and {key} (a subtype made of one {key} is suspect "
+            "even when the ARI is low)",
+            float_digits=0,
+        )
+        for key in gate.ari
+        if key in adata.obs.columns
+    ]
     sections: list[Any] = [
-        Section("Batch QC gate", k_rule + verdict, tables=[ari, sizes]),
+        Section("Batch QC gate", k_rule + verdict, tables=[ari, sizes, *crosstabs]),
         Section("Choice of k", figures=[pac_curve(result)], tables=[result.summary()]),
         Section(
             "Consensus matrices",
