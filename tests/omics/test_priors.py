@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alsnet.omics.priors import (
     carrier_prior,
@@ -146,3 +148,32 @@ def test_expected_eligible_brackets_observed_and_upper_bound() -> None:
     assert row["upper"] <= row["eligible_observed"] + row["untested_observed"]
     assert row["still_untested"] == 0
     assert out.loc["atlas_presymptomatic_sod1", "expected_eligible"] == 0
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["EUR", "EAS", "AFR", "unknown", None]),
+            st.sampled_from([0.0, 1.0, math.nan]),
+            *[st.sampled_from([0.0, 1.0, math.nan])] * 4,
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_posterior_is_a_distribution_consistent_with_tests(rows: list[tuple]) -> None:
+    genes = ["c9orf72", "sod1", "tardbp", "fus"]
+    pats = pd.DataFrame(rows, columns=["ancestry", "family_history", *genes])
+    pats.insert(0, "patient_id", [f"P{i}" for i in range(len(pats))])
+    post = genotype_posterior({"patients": pats})
+    p = post[["p_none", "p_C9orf72", "p_SOD1", "p_TARDBP", "p_FUS"]].to_numpy()
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert (p >= 0).all()
+    flags = pats[genes].to_numpy(dtype=float)
+    carrier = (flags == 1).any(axis=1)
+    for j in range(4):
+        neg = flags[:, j] == 0
+        assert (p[neg, j + 1] == 0).all()  # tested negative: never imputed a carrier
+    first = np.argmax(flags == 1, axis=1)
+    assert (p[carrier, first[carrier] + 1] == 1).all()

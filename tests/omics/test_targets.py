@@ -274,3 +274,14 @@ def test_cli_targets(tmp_path: Path) -> None:
         app, ["omics", "targets", str(h5), "--subtype-key", "nope", "--out", str(out)]
     )
     assert bad.exit_code == 2 and "not an obs column" in bad.output
+
+
+def test_cox_score_z_is_standard_normal_under_the_null() -> None:
+    rng = np.random.default_rng(7)
+    n, p = 300, 2000
+    x = rng.standard_normal((n, p))
+    t = rng.exponential(1.0, size=n)
+    d = rng.random(n) < 0.7
+    z = cox_score_test(x, t, d)
+    assert abs(z.mean()) < 0.08 and abs(z.std() - 1.0) < 0.06
+    assert 0.035 < np.mean(np.abs(z) > 1.96) < 0.065
