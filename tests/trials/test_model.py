@@ -129,7 +129,7 @@ def test_bad_input_names_the_argument() -> None:
 def test_mcmc_agrees_with_laplace() -> None:
     """Full NumPyro NUTS (latent slopes) vs the Laplace fit, 300 patients, 2 x 500 draws."""
     pytest.importorskip("numpyro")
-    for seed, drr in ((3, 0.85), (8, 1.0)):
+    for seed, drr in ((3, 0.85),):
         d = simulate_drr_data(225, 75, drr=drr, rng=np.random.default_rng(seed))
         lap = fit_drr_laplace(d)
         mc = fit_drr_mcmc(d, num_chains=2, num_warmup=500, num_samples=500, seed=seed)

@@ -1,0 +1,96 @@
+"""Threshold calibration: agrees with the simulator exactly, reproduces alpha on fresh sims."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alsnet.trials import PlatformDesign, TrialDesignError, simulate
+from alsnet.trials.calibrate import _quantile_threshold, calibrate, success_statistics
+
+
+def _design(**over: Any) -> PlatformDesign:
+    d: dict[str, Any] = {
+        "name": "cal",
+        "regimens": [{"name": "A", "n": 120}, {"name": "B", "entry_month": 1, "n": 120}],
+        "allocation": {"active": 3, "placebo": 1},
+        "interims": {"first_n": 40, "every_weeks": 12},
+        "success": {"threshold": 0.979},
+        "futility": {"threshold": 0.05, "drr": 0.9},
+        "scenarios": {"null": {"drr": 1.0}},
+    }
+    d.update(over)
+    return PlatformDesign.from_dict(d)
+
+
+def test_statistics_reproduce_the_simulator_exactly() -> None:
+    """Same seed: P(stat > design threshold) is the simulator's P(success), trial for trial."""
+    d = _design()
+    cal = calibrate(d, target_alpha=0.05, n_sims=1000, seed=4)
+    sim = simulate(d, "null", n_sims=1000, seed=4)
+    np.testing.assert_array_equal(cal.alpha_at_design, sim.p_success)
+
+
+def test_calibrated_threshold_gives_target_alpha_on_fresh_sims() -> None:
+    d = _design()
+    alpha, n = 0.05, 3000
+    cal = calibrate(d, target_alpha=alpha, n_sims=n, seed=1)
+    # on the calibration sims: at most alpha per regimen, the worst regimen close to it
+    assert np.all(cal.alpha_at_threshold <= alpha + 1e-12)
+    assert cal.alpha_at_threshold.max() > alpha - 3 / n
+    assert cal.threshold == cal.thresholds.max()
+    lo, hi = cal.threshold_ci[np.argmax(cal.thresholds)]
+    assert lo <= cal.threshold <= hi
+    fresh = dataclasses.replace(d, success=dataclasses.replace(d.success, threshold=cal.threshold))
+    res = simulate(fresh, "null", n_sims=n, seed=99)
+    se = math.sqrt(2 * alpha * (1 - alpha) / n)  # calibration + validation noise
+    assert abs(float(res.p_success.max()) - alpha) < 3.5 * se
+    assert np.all(res.p_success < alpha + 3.5 * se)
+
+
+def test_frequentist_fixed_design_threshold_is_the_normal_quantile() -> None:
+    """Fixed design, z = -log DRR / se is ~N(0, 1) under the null: z bound ~ Phi^-1(0.95)."""
+    d = _design(
+        regimens=[{"name": "A", "n": 200}],
+        interims=None,
+        futility=None,
+        frequentist={"alpha": 0.05},
+    )
+    cal = calibrate(d, target_alpha=0.05, n_sims=2000, seed=2)
+    assert cal.statistic == "z"
+    assert cal.threshold == pytest.approx(1.645, abs=0.12)
+    stats = success_statistics(d, "null", n_sims=2000, seed=2)
+    assert np.mean(stats[:, 0]) == pytest.approx(0.0, abs=0.08)
+    assert np.std(stats[:, 0]) == pytest.approx(1.0, abs=0.08)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(0, 1, allow_nan=False), min_size=20, max_size=200),
+    st.sampled_from([0.01, 0.025, 0.05, 0.2]),
+)
+def test_quantile_threshold_is_the_smallest_valid_cut(values: list[float], alpha: float) -> None:
+    x = np.asarray([*values, -np.inf])
+    c, lo, hi = _quantile_threshold(x, alpha)
+    assert np.mean(x > c) <= alpha
+    # brute force: no smaller candidate (a data value below c) is also valid
+    smaller = np.unique(x[x < c])
+    assert all(np.mean(x > s) > alpha for s in smaller)
+    assert lo <= c <= hi
+
+
+def test_bad_settings_are_refused() -> None:
+    d = _design()
+    with pytest.raises(TrialDesignError, match="target_alpha"):
+        calibrate(d, target_alpha=0.7, n_sims=100)
+    with pytest.raises(TrialDesignError, match="sims"):
+        calibrate(d, target_alpha=0.001, n_sims=100)
+    gs = _design(frequentist={"alpha": 0.025, "spending": "ld-obf"})
+    with pytest.raises(TrialDesignError, match="spending"):
+        calibrate(gs, n_sims=100)
