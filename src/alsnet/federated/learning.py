@@ -428,12 +428,13 @@ def preprocessor_from_moments(payloads: Mapping[str, Mapping[str, Any]]) -> Prep
     cnt = np.sum([np.asarray(payloads[s]["count"], np.float64) for s in sites], axis=0)
     s1 = np.sum([np.asarray(payloads[s]["sum"], np.float64) for s in sites], axis=0)
     s2 = np.sum([np.asarray(payloads[s]["sumsq"], np.float64) for s in sites], axis=0)
-    if np.any(cnt <= 0):
-        raise ValueError("a feature has no observed value at any site; drop it")
-    fill = s1 / cnt
+    # a feature observed nowhere is imputed with 0 (scikit-learn's keep_empty_features)
+    seen = cnt >= 0.5
+    fill = np.where(seen, s1 / np.where(seen, cnt, 1.0), 0.0)
+    cnt = np.where(seen, cnt, 0.0)
     # imputed column: observed values plus (n - cnt) copies of the mean
     var_imp = (s2 + (n - cnt) * fill**2) / n - fill**2
-    ind = tuple(int(i) for i in np.flatnonzero(np.round(cnt) < round(n)))
+    ind = tuple(int(i) for i in np.flatnonzero(n - cnt >= 0.5))
     frac = (n - cnt[list(ind)]) / n
     mean = np.concatenate([fill, frac])
     var = np.concatenate([var_imp, frac * (1.0 - frac)])
