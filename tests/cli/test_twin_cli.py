@@ -204,8 +204,6 @@ def test_evaluate_writes_report_and_metrics(csv_dir: Path, tmp_path: Path) -> No
             str(rep),
             "--models",
             "last-slope",
-            "--split",
-            "site",
         ],
     )
     assert res.exit_code == 0, res.output
@@ -213,7 +211,7 @@ def test_evaluate_writes_report_and_metrics(csv_dir: Path, tmp_path: Path) -> No
     assert list(m.columns) == ["model", "outcome", "horizon", "metric", "value"]
     assert {"rmse", "cov80", "cov95"} <= set(m["metric"])
     html = (rep / "report.html").read_text(encoding="utf-8")
-    assert "Calibration of predictive quantiles" in html and "leave-one-site-out" in html
+    assert "Calibration of predictive quantiles" in html and "patient split" in html
 
 
 def test_evaluate_rejects_unknown_model(csv_dir: Path, tmp_path: Path) -> None:

@@ -172,3 +172,11 @@ def test_misspecified_cohort_is_linear_with_heavy_tails() -> None:
     kurt = np.mean(r**4) / np.mean(r**2) ** 2
     assert 1.3 < r.std() < 2.6  # close to the noise SD (rounding adds 0.29)
     assert kurt > 3.5  # Student t3 is heavy-tailed (a normal gives 3)
+
+
+def test_leave_one_site_out_pools_every_site(cohort) -> None:  # type: ignore[no-untyped-def]
+    ev = evaluate(cohort, forecasters={"last-slope": LastSlope}, survival_models={}, split="site")
+    assert ev.settings["n_splits"] == cohort.patients["site_id"].nunique()
+    assert ev.settings["n_test"] == len(cohort.patients)
+    assert ev.forecasts["split"].nunique() == ev.settings["n_splits"]
+    assert not (ev.metrics["outcome"] == "event_free").any()
