@@ -52,3 +52,12 @@ def test_section_and_files(ev, tmp_path: Path) -> None:  # type: ignore[no-untyp
     html, csv = write_evaluation(ev, tmp_path / "out")
     assert html.is_file() and "Calibration of predictive quantiles" in html.read_text("utf-8")
     assert pd.read_csv(csv).shape[0] == len(ev.metrics)
+
+
+def test_demo_twin_evaluation_is_small_and_complete() -> None:
+    from alsnet.demo import twin_evaluation
+
+    ev = twin_evaluation(synthesize(260, seed=12), max_patients=200)
+    assert ev.settings["n_train"] + ev.settings["n_test"] == 200
+    assert {"twin", "last-slope", "encals"} <= set(ev.metrics["model"])
+    assert set(ev.fans["model"]) == {"twin", "last-slope"}
