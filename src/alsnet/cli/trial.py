@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from alsnet.cli._common import console, handle_errors
+from alsnet.cli._common import DbOption, console, handle_errors
 from alsnet.trials._errors import TrialDesignError
 
 if TYPE_CHECKING:
     from alsnet.trials.adaptive import AdaptiveDesign, AdaptiveResult
+    from alsnet.trials.design import PlatformDesign
 
 __all__ = ["register"]
 
@@ -259,6 +260,209 @@ def _print_adaptive_result(res: AdaptiveResult) -> None:
     )
 
 
+def _platform_design(design: str) -> PlatformDesign:
+    from alsnet.trials.design import PlatformDesign, load_design
+
+    d = load_design(design)
+    if not isinstance(d, PlatformDesign):
+        raise TrialDesignError(f"design {design!r}: this command needs a DRR platform design")
+    return d
+
+
+def calibrate_cmd(
+    design: Annotated[str, typer.Argument(help="Design file (YAML) or shipped example name.")],
+    target_alpha: Annotated[
+        float, typer.Option("--target-alpha", help="One-sided type I error per regimen.")
+    ] = 0.025,
+    scenario: Annotated[str, typer.Option("--scenario", help="Null scenario name.")] = "null",
+    sims: Annotated[int, typer.Option("--sims", min=10, help="Simulated trials.")] = 10000,
+    seed: Annotated[int, typer.Option("--seed", help="Root seed.")] = 0,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the result JSON here.", show_default=False)
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Local processes.")] = 1,
+) -> None:
+    """Calibrate the success threshold to a target type I error (simulates once, then sorts)."""
+    from alsnet.trials.calibrate import calibrate
+
+    d = _platform_design(design)
+    res = calibrate(
+        d, target_alpha=target_alpha, scenario=scenario, n_sims=sims, seed=seed, n_workers=jobs
+    )
+    if out is not None:
+        out.write_text(json.dumps(res.to_dict(), indent=2) + "\n", encoding="utf-8")
+    table = Table(
+        title=f"{d.name} / {scenario}: {res.statistic} threshold for alpha {target_alpha:g} "
+        f"({sims} trials, {res.elapsed_s:.1f} s)"
+    )
+    for col in ("regimen", "threshold", "95% interval", "alpha at common", "alpha at design"):
+        table.add_column(col, justify="right")
+    for i, name in enumerate(res.regimens):
+        lo, hi = res.threshold_ci[i]
+        table.add_row(
+            name,
+            f"{res.thresholds[i]:.5f}",
+            f"{lo:.5f}-{hi:.5f}",
+            f"{res.alpha_at_threshold[i]:.4f}",
+            f"{res.alpha_at_design[i]:.4f}",
+        )
+    console.print(table)
+    console.print(
+        f"common threshold {res.threshold:.5f} (design: {res.design_threshold:g}); "
+        f"MC SE of alpha {res.alpha_se:.4f}",
+        highlight=False,
+    )
+
+
+def report_cmd(
+    results: Annotated[list[Path], typer.Argument(help="RESULT.json files of trial simulate.")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")],
+) -> None:
+    """Compare simulation results (designs x scenarios) in one HTML report."""
+    from alsnet.trials.report import oc_report
+
+    loaded = []
+    for p in results:
+        try:
+            loaded.append(json.loads(p.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as exc:
+            raise TrialDesignError(
+                f"{p.name}: not valid JSON ({exc.msg}, line {exc.lineno})"
+            ) from None
+    path = oc_report(loaded, out / "oc_report.html")
+    console.print(f"wrote {path}", highlight=False)
+
+
+def analyse_cmd(
+    design: Annotated[str, typer.Argument(help="Design file (YAML) or shipped example name.")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory (JSON + HTML).")],
+    db: DbOption = None,
+    input_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--input", help="Canonical CSV directory instead of the registry.", show_default=False
+        ),
+    ] = None,
+    allocation: Annotated[
+        Path | None,
+        typer.Option(
+            "--allocation",
+            help="Allocation CSV with columns patient_id,regimen,arm,randomised_day"
+            "[,calendar_day]: arm is active or placebo; randomised_day is on the registry "
+            "day axis of the patient (like visits.day); calendar_day (days since the platform "
+            "opened) enables concurrent-control windows and the time adjustment. Default: "
+            "treatments rows with treatment=trial, trial_id=--trial-id and "
+            "arm=<regimen>:active|placebo.",
+            show_default=False,
+        ),
+    ] = None,
+    trial_id: Annotated[
+        str | None,
+        typer.Option(
+            "--trial-id", help="trial_id in treatments [default: design name].", show_default=False
+        ),
+    ] = None,
+    regimen: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--regimen", help="Regimen to analyse (repeatable) [default: all].", show_default=False
+        ),
+    ] = None,
+    final: Annotated[
+        bool, typer.Option("--final", help="Final analysis (default: interim).")
+    ] = False,
+    mcmc: Annotated[bool, typer.Option("--mcmc", help="Also fit by NumPyro MCMC.")] = False,
+    scores: Annotated[
+        Path | None,
+        typer.Option(
+            "--scores",
+            help="CSV patient_id,score (twin forecast of the untreated "
+            "ALSFRS-R slope) for PROCOVA.",
+            show_default=False,
+        ),
+    ] = None,
+    time_adjust: Annotated[
+        bool | None,
+        typer.Option(
+            "--time-adjust/--no-time-adjust",
+            help="Calendar-period adjustment [default: on for control sharing 'all'].",
+            show_default=False,
+        ),
+    ] = None,
+    look: Annotated[int, typer.Option("--look", min=1, help="Number of this look.")] = 1,
+) -> None:
+    """Interim or final analysis of a live trial; writes analysis.json and dsmb_report.html."""
+    import pandas as pd
+
+    from alsnet.cli._common import default_db_url
+    from alsnet.trials.analyse import (
+        allocation_from_cohort,
+        allocation_from_frame,
+        analyse_trial,
+    )
+    from alsnet.trials.report import dsmb_report
+
+    d = _platform_design(design)
+    if input_dir is not None:
+        from alsnet.io.canonical import read_csv
+
+        cohort = read_csv(input_dir)
+    else:
+        from alsnet.registry import Store
+
+        with Store.open(db or default_db_url(), create=False) as store:
+            cohort = store.load()
+    if allocation is not None:
+        alloc = allocation_from_frame(
+            pd.read_csv(allocation, dtype={"patient_id": str, "regimen": str, "arm": str}),
+            d,
+            source=allocation.name,
+        )
+    else:
+        alloc = allocation_from_cohort(cohort, trial_id or d.name, d)
+    sc = None
+    if scores is not None:
+        frame = pd.read_csv(scores, dtype={"patient_id": str})
+        if not {"patient_id", "score"} <= set(frame.columns):
+            raise TrialDesignError(f"{scores.name}: needs columns patient_id,score")
+        sc = frame.set_index("patient_id")["score"].astype(float)
+    res = analyse_trial(
+        d,
+        cohort,
+        alloc,
+        final=final,
+        regimens=regimen,
+        mcmc=mcmc,
+        scores=sc,
+        time_adjustment=time_adjust,
+        look=look,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "analysis.json").write_text(
+        json.dumps(res.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8"
+    )
+    dsmb_report(
+        res,
+        out / "dsmb_report.html",
+        design=d,
+        provenance={"data fingerprint": cohort.fingerprint[:16]},
+    )
+    table = Table(title=f"{d.name}: {res.look} analysis")
+    for col in ("regimen", "n active", "n control", "DRR (95% CrI)", "Pr(DRR<1)", "decision"):
+        table.add_column(col, justify="right")
+    for _, row in res.summary().iterrows():
+        table.add_row(
+            str(row["regimen"]),
+            str(row["n_active"]),
+            str(row["n_control"]),
+            f"{row['drr_mean']:.3f} ({row['drr_ci_low']:.3f}-{row['drr_ci_high']:.3f})",
+            f"{row['pr_drr_lt_1']:.4f}",
+            str(row["decision"]),
+        )
+    console.print(table)
+    console.print(f"wrote {out / 'analysis.json'} and {out / 'dsmb_report.html'}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``alsnet trial`` and its sub-commands to ``app``."""
     trial_app.command("bounds")(handle_errors(bounds))
@@ -266,4 +470,7 @@ def register(app: typer.Typer) -> None:
     trial_app.command("verify-log")(handle_errors(verify_log_cmd))
     trial_app.command("validate")(handle_errors(validate_cmd))
     trial_app.command("simulate")(handle_errors(simulate_cmd))
+    trial_app.command("calibrate")(handle_errors(calibrate_cmd))
+    trial_app.command("report")(handle_errors(report_cmd))
+    trial_app.command("analyse")(handle_errors(analyse_cmd))
     app.add_typer(trial_app, name="trial")
