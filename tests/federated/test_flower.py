@@ -92,3 +92,28 @@ def test_flower_exact_and_fedavg_equal_in_process(tmp_path):
         assert steps == ["moments", "gram", "moments"] + ["fedavg"] * 20
         assert {r.decision for r in recs} == {"released"}
         assert AuditLog(tmp_path / f"{p.site_id}.jsonl").verify() == []
+
+
+def test_deployment_client_reads_node_config(tmp_path):
+    """The deployed ClientApp's site: canonical CSV layout + policy file from node-config."""
+    from flwr.app import Context, RecordDict
+
+    from alsnet.federated import split_sites
+    from alsnet.federated.engines.flower import site_from_node_config
+    from alsnet.federated.learning import site_training_data
+    from alsnet.io.canonical import write_csv
+    from alsnet.synth import synthesize
+
+    cohort = next(iter(split_sites(synthesize(300, seed=8)).values()))
+    write_csv(cohort, tmp_path / "canonical")
+    (tmp_path / "policy.yaml").write_text("site_id: NL01\njurisdiction: eu_gdpr\n")
+    cfg = {"data-dir": str(tmp_path / "canonical"), "policy-file": str(tmp_path / "policy.yaml")}
+    ctx = Context(run_id=1, node_id=7, node_config=cfg, state=RecordDict(), run_config={})
+    site = site_from_node_config(ctx)
+    _, y = site_training_data(cohort)
+    assert site.site_id == "NL01" and site.n == y.size
+    assert site_from_node_config(ctx) is site  # cached for the SuperNode's lifetime
+    env = site.handle("moments", {}, requester="a@b")
+    assert env["status"] == "ok" and env["payload"]["n"] == y.size
+    recs = AuditLog(tmp_path / "federated_audit.jsonl").records()
+    assert recs[-1].site_id == "NL01" and recs[-1].decision == "released"

@@ -148,3 +148,32 @@ def test_disallowed_requester_and_missing_policy(network, monkeypatch):
     res = _run(network, "central_km")
     assert res["status"] == "incomplete"
     assert all("no alsnet policy" in why for why in res["failures"].values())
+
+
+def test_node_extracts_canonical_csv_layout(tmp_path, cohorts, monkeypatch):
+    """Nodes whose database is a canonical CSV directory: extract, then run central_km."""
+    from alsnet.io.canonical import write_csv
+
+    _policies(tmp_path, cohorts)
+    monkeypatch.setenv(v6.ENV_POLICY, str(tmp_path / "policy_{organization_id}.yaml"))
+    datasets = []
+    for s, c in cohorts.items():
+        write_csv(c, tmp_path / s)
+        # one database label per table, all on the site's directory (the mock looks
+        # dataframes up by their source label)
+        datasets.append(
+            {t: {"database": str(tmp_path / s), "db_type": "other"} for t in v6.TABLE_NAMES}
+        )
+    net = MockNetwork(module_name=MODULE, datasets=datasets)
+    for t in v6.TABLE_NAMES:
+        net.user_client.dataframe.create(
+            label=t, method="extract_canonical", arguments={"table": t}, name=t
+        )
+    res = _run(net, "central_km", grid_days=30)
+    ref = simulate_network(cohorts).km(grid_days=30)
+    assert res["status"] == "ok"
+    np.testing.assert_allclose(
+        pd.DataFrame(res["table"])["survival"].to_numpy(), ref.table["survival"].to_numpy()
+    )
+    # the default audit log sits beside the policy file
+    assert AuditLog(tmp_path / "federated_audit.jsonl").records()
