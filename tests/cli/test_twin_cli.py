@@ -220,3 +220,20 @@ def test_evaluate_rejects_unknown_model(csv_dir: Path, tmp_path: Path) -> None:
         ["twin", "evaluate", "--input", str(csv_dir), "--report", str(tmp_path), "--models", "gpt"],
     )
     assert res.exit_code != 0
+
+
+def test_predict_refuses_a_model_of_another_version(csv_dir: Path, model_file: Path) -> None:
+    import json
+
+    from alsnet.twin import TwinModel
+
+    doc = json.loads(model_file.read_text(encoding="utf-8"))
+    doc["model"]["model_version"] = "twin-d50-0"
+    doc["sha256"] = TwinModel._digest(doc["model"])  # a consistent file of another version
+    old = csv_dir.parent / "old.json"
+    old.write_text(json.dumps(doc), encoding="utf-8")
+    out = csv_dir.parent / "never.csv"
+    res = runner.invoke(
+        app, ["twin", "predict", str(old), "--input", str(csv_dir), "--out", str(out)]
+    )
+    assert res.exit_code == 2 and "version" in res.output and not out.exists()

@@ -141,7 +141,8 @@ def predict_cmd(
 
     The CSV has one row per patient, day and outcome: patient_id, day (days since
     onset), outcome, mean, q025, q10, q50, q90, q975 (predictive distribution of
-    an observed value, measurement noise included).
+    an observed value, measurement noise included). Patients without any visit
+    are anchored at their diagnosis day and get the covariate-only forecast.
     """
     from threadpoolctl import threadpool_limits
 
