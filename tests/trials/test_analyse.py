@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from alsnet.exceptions import DataValidationError
 from alsnet.registry import Store
@@ -22,7 +23,7 @@ from alsnet.trials.analyse import (
 from alsnet.trials.synthetic import simulate_live_trial
 
 
-def _design(**over: Any) -> PlatformDesign:
+def _design_dict(**over: Any) -> dict[str, Any]:
     d: dict[str, Any] = {
         "name": "mini",
         "regimens": [{"name": "A", "n": 160}, {"name": "B", "entry_month": 1, "n": 160}],
@@ -38,7 +39,11 @@ def _design(**over: Any) -> PlatformDesign:
         },
     }
     d.update(over)
-    return PlatformDesign.from_dict(d)
+    return d
+
+
+def _design(**over: Any) -> PlatformDesign:
+    return PlatformDesign.from_dict(_design_dict(**over))
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +153,77 @@ def test_time_adjustment_removes_drift_bias_with_nonconcurrent_controls() -> Non
     )
     assert np.mean(naive_est) == pytest.approx(expected_naive, abs=3 * se_mean)
     assert abs(np.mean(adj_est)) < 2.5 * se_mean
+
+
+def test_cli_analyse_from_registry_and_from_csv(
+    trial: tuple[PlatformDesign, Any, pd.DataFrame], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from alsnet.cli import app
+    from alsnet.io.canonical import write_csv
+
+    _d, cohort, alloc = trial
+    design = tmp_path / "mini.yaml"
+    design.write_text(yaml.safe_dump(_design_dict()), encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'reg.db'}"
+    with Store.open(url) as store:
+        store.save(cohort)
+    res = CliRunner().invoke(
+        app,
+        [
+            "trial",
+            "analyse",
+            str(design),
+            "--db",
+            url,
+            "--regimen",
+            "B",
+            "--out",
+            str(tmp_path / "a1"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    js = json.loads((tmp_path / "a1" / "analysis.json").read_text())
+    assert [r["name"] for r in js["regimens"]] == ["B"]
+    assert js["regimens"][0]["decision"] == "stop for futility"
+    assert (tmp_path / "a1" / "dsmb_report.html").stat().st_size > 10_000
+    write_csv(cohort, tmp_path / "csv")
+    alloc.to_csv(tmp_path / "alloc.csv", index=False)
+    res = CliRunner().invoke(
+        app,
+        [
+            "trial",
+            "analyse",
+            str(design),
+            "--input",
+            str(tmp_path / "csv"),
+            "--allocation",
+            str(tmp_path / "alloc.csv"),
+            "--final",
+            "--regimen",
+            "A",
+            "--out",
+            str(tmp_path / "a2"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    js2 = json.loads((tmp_path / "a2" / "analysis.json").read_text())
+    assert js2["look"] == "final" and js2["regimens"][0]["decision"] == "success"
+    bad = tmp_path / "bad.csv"
+    alloc.assign(arm="drug").to_csv(bad, index=False)
+    res = CliRunner().invoke(
+        app,
+        [
+            "trial",
+            "analyse",
+            str(design),
+            "--input",
+            str(tmp_path / "csv"),
+            "--allocation",
+            str(bad),
+            "--out",
+            str(tmp_path / "a3"),
+        ],
+    )
+    assert res.exit_code == 1 and "bad.csv, line 2, column 'arm'" in res.output

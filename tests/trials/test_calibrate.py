@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from alsnet.cli import app
 from alsnet.trials import PlatformDesign, TrialDesignError, simulate
 from alsnet.trials.calibrate import _quantile_threshold, calibrate, success_statistics
 
@@ -94,3 +99,29 @@ def test_bad_settings_are_refused() -> None:
     gs = _design(frequentist={"alpha": 0.025, "spending": "ld-obf"})
     with pytest.raises(TrialDesignError, match="spending"):
         calibrate(gs, n_sims=100)
+
+
+def test_cli_calibrate_writes_json(tmp_path: Path) -> None:
+    design = tmp_path / "d.yaml"
+    design.write_text(
+        yaml.safe_dump(
+            {
+                "name": "cal",
+                "regimens": [{"name": "A", "n": 80}],
+                "interims": None,
+                "futility": None,
+                "scenarios": {"null": {"drr": 1.0}},
+            }
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "cal.json"
+    args = ["trial", "calibrate", str(design), "--target-alpha", "0.05", "--sims", "500"]
+    res = CliRunner().invoke(app, [*args, "--seed", "3", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    direct = calibrate(PlatformDesign.from_file(design), target_alpha=0.05, n_sims=500, seed=3)
+    assert data["threshold"] == pytest.approx(direct.threshold)
+    assert "common threshold" in res.output
+    bad = CliRunner().invoke(app, ["trial", "calibrate", "adaptr-readme", "--sims", "100"])
+    assert bad.exit_code == 2

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from alsnet.cli import app
 from alsnet.trials import PlatformDesign, TrialDesignError, simulate
 from alsnet.trials.analyse import allocation_from_frame, analyse_trial
 from alsnet.trials.report import dsmb_report, oc_report, oc_table
@@ -91,3 +93,19 @@ def test_dsmb_report_renders_decisions_and_no_patient_ids(tmp_path: Path) -> Non
     assert "T00001" not in html  # aggregates only
     n_a = int(res.enrolment.loc[res.enrolment["regimen"] == "A", "active"].iloc[0])
     assert f">{n_a}<" in html.replace(" ", "")
+
+
+def test_cli_report(tmp_path: Path) -> None:
+    paths = []
+    for i, sc in enumerate(("null", "slow")):
+        p = tmp_path / f"r{i}.json"
+        p.write_text(json.dumps(_fake("x", sc, 1.0 - 0.3 * i, 0.1 + i / 2)), encoding="utf-8")
+        paths.append(str(p))
+    res = CliRunner().invoke(app, ["trial", "report", *paths, "--out", str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "rep" / "oc_report.html").read_text(encoding="utf-8")
+    assert "0.600 ± 0.012" in html
+    bad = tmp_path / "bad.json"
+    bad.write_text("{", encoding="utf-8")
+    res = CliRunner().invoke(app, ["trial", "report", str(bad), "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "not valid JSON" in res.output
