@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from scipy import stats
 
 from alsnet.exceptions import DataValidationError
 from alsnet.twin.augment import (
@@ -33,6 +34,8 @@ def test_a0_zero_is_the_two_sample_comparison() -> None:
     se = np.sqrt(y[t].var(ddof=1) / t.sum() + y[~t].var(ddof=1) / (~t).sum())
     assert r.se == pytest.approx(se)
     assert r.effective_controls == (~t).sum()
+    welch = stats.ttest_ind(y[t], y[~t], equal_var=False)
+    assert r.p_value == pytest.approx(welch.pvalue)
 
 
 def test_estimate_is_the_power_prior_posterior_mean() -> None:
@@ -56,7 +59,7 @@ def test_sandwich_se_matches_monte_carlo_spread() -> None:
     t = np.broadcast_to(np.arange(n) < n_t, (k, n))
     u = rng.normal(0, 0.7, (k, n))
     y = u + rng.normal(0, 0.7, (k, n))
-    eff, se, _ = augmented_estimate(y, t, u, 0.7)
+    eff, se, _, _ = augmented_estimate(y, t, u, 0.7)
     assert np.mean(se) == pytest.approx(np.std(eff), rel=0.05)
     assert abs(np.mean(eff)) < 4 * np.std(eff) / np.sqrt(k)
 

@@ -22,7 +22,8 @@ Two ways to use the twins of the concurrently randomised patients:
 
    ``Var(Δ̂) = s²_t(y − n_t a0 m / D) / n_t + n_c s²_c(y + a0 m) / D²``,
    ``D = n_c + a0 n``, with ``s²`` the within-arm sample variances;
-   the test uses a t reference with ``n − 2`` df.
+   the test uses a t reference with Welch-Satterthwaite degrees of freedom
+   (``a0 = 0`` gives exactly Welch's unequal-variance t-test).
 
    If the twin is unbiased (E m_i = E y_i(0)) Δ̂ is unbiased and the type I error
    stays at the nominal level; a twin biased by ``b`` points biases Δ̂ by
@@ -87,7 +88,7 @@ class AugmentedResult:
 
 def augmented_estimate(
     y: np.ndarray, treated: np.ndarray, twin: np.ndarray, a0: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Vectorised core of :func:`twin_prior_control` over the last axis.
 
     Parameters
@@ -100,7 +101,8 @@ def augmented_estimate(
 
     Returns
     -------
-    effect, se, control_mean : ndarray, shape (...)
+    effect, se, control_mean, df : ndarray, shape (...)
+        ``df``: Welch-Satterthwaite degrees of freedom of ``se``.
     """
     t = np.asarray(treated, dtype=bool)
     c = ~t
@@ -119,8 +121,11 @@ def augmented_estimate(
 
     vt = arm_var(y - (n_t * a0 / d)[..., None] * m, t, n_t)
     vc = arm_var(y + a0 * m, c, n_c)
-    se = np.sqrt(vt / n_t + n_c * vc / d**2)
-    return ybar_t - mu_c, se, mu_c
+    part_t, part_c = vt / n_t, n_c * vc / d**2
+    se = np.sqrt(part_t + part_c)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df = (part_t + part_c) ** 2 / (part_t**2 / (n_t - 1) + part_c**2 / (n_c - 1))
+    return ybar_t - mu_c, se, mu_c, np.where(np.isfinite(df), df, n - 2)
 
 
 def _validate(y: np.ndarray, treated: np.ndarray, twin: np.ndarray, a0: float) -> None:
@@ -175,8 +180,7 @@ def twin_prior_control(
     t = np.asarray(treated).astype(bool)
     m = np.asarray(twin, dtype="float64")
     _validate(y, t, m, a0)
-    eff, se, mu = augmented_estimate(y, t, m, a0)
-    df = len(y) - 2
+    eff, se, mu, df = augmented_estimate(y, t, m, a0)
     q = stats.t.ppf(1 - alpha / 2, df)
     p = 2 * stats.t.sf(abs(float(eff) / float(se)), df)
     n_t, n_c = int(t.sum()), int((~t).sum())
@@ -285,7 +289,6 @@ def simulate_augmented(
     n = n_treated + n_control
     t = np.zeros(n, dtype=bool)
     t[:n_treated] = True
-    q_two = stats.t.ppf(1 - alpha / 2, n - 2)
     q_anc = stats.t.ppf(1 - alpha / 2, n - 3)
     hits = {"control only": 0, "twin covariate": 0, "twin prior": 0}
     sums = dict.fromkeys(hits, 0.0)
@@ -298,8 +301,8 @@ def simulate_augmented(
         m = u + twin_bias
         tt = np.broadcast_to(t, (k, n))
         for name, a in (("control only", 0.0), ("twin prior", a0)):
-            eff, se, _ = augmented_estimate(y, tt, m, a)
-            hits[name] += int(np.sum(np.abs(eff / se) > q_two))
+            eff, se, _, df = augmented_estimate(y, tt, m, a)
+            hits[name] += int(np.sum(np.abs(eff / se) > stats.t.ppf(1 - alpha / 2, df)))
             sums[name] += float(eff.sum())
         eff, se = _ancova(y, tt, m)
         hits["twin covariate"] += int(np.sum(np.abs(eff / se) > q_anc))
