@@ -15,12 +15,18 @@ Public API (re-exported here):
 - :class:`AdaptiveDesign`, :func:`simulate_adaptive`, :class:`AdaptiveResult` — adaptr-style
   adaptive multi-arm trials with a binary outcome (example ``adaptr-readme``); ``simulate``
   dispatches to it for adaptive designs.
+- :class:`DrrData`, :func:`fit_drr_laplace`, :func:`fit_drr_mcmc`, :class:`DrrPosterior` —
+  the shared-parameter DRR model on patient-level data (Laplace; NumPyro MCMC).
+- :func:`analyse_trial`, :class:`TrialAnalysis` — interim/final analysis of a live trial.
+- :func:`calibrate`, :class:`CalibrationResult` — success threshold for a target type I error.
+- Reports (``alsnet.trials.report``): ``oc_report``, ``dsmb_report``.
 """
 
 from __future__ import annotations
 
 from alsnet.trials._errors import AllocationLogError, TrialDesignError
 from alsnet.trials.adaptive import AdaptiveDesign, AdaptiveResult, simulate_adaptive
+from alsnet.trials.analyse import TrialAnalysis, analyse_trial
 from alsnet.trials.boundaries import (
     SPENDING_CHOICES,
     GroupSequentialBounds,
@@ -29,7 +35,9 @@ from alsnet.trials.boundaries import (
     spending_function,
 )
 from alsnet.trials.cafs import CafsResult, cafs, cafs_scores
+from alsnet.trials.calibrate import CalibrationResult, calibrate
 from alsnet.trials.design import PlatformDesign, Scenario, example_names, load_design
+from alsnet.trials.model import DrrData, DrrPosterior, fit_drr_laplace, fit_drr_mcmc
 from alsnet.trials.randomise import AllocationDesign, LogStatus, allocate, randomise, verify_log
 from alsnet.trials.simulate import SimulationResult, simulate
 
@@ -40,17 +48,25 @@ __all__ = [
     "AllocationDesign",
     "AllocationLogError",
     "CafsResult",
+    "CalibrationResult",
+    "DrrData",
+    "DrrPosterior",
     "GroupSequentialBounds",
     "LogStatus",
     "PlatformDesign",
     "Scenario",
     "SimulationResult",
+    "TrialAnalysis",
     "TrialDesignError",
     "allocate",
+    "analyse_trial",
     "cafs",
     "cafs_scores",
+    "calibrate",
     "crossing_probabilities",
     "example_names",
+    "fit_drr_laplace",
+    "fit_drr_mcmc",
     "gs_bounds",
     "load_design",
     "randomise",
