@@ -590,13 +590,16 @@ def _pick_sf_genes(counts: FloatArray, logmeans: FloatArray, n_sf: int) -> IntAr
     return np.sort(cand[order]).astype(np.int64)
 
 
-def _group_folds(groups: npt.NDArray[Any], n_splits: int, seed: int) -> list[Any]:
-    from sklearn.model_selection import GroupKFold
+def _group_folds(
+    y: npt.NDArray[Any], groups: npt.NDArray[Any], n_splits: int, seed: int
+) -> list[Any]:
+    """Stratified folds that never split a patient."""
+    from sklearn.model_selection import StratifiedGroupKFold
 
     n_groups = np.unique(groups).size
     k = max(2, min(n_splits, n_groups))
-    cv = GroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    return list(cv.split(np.zeros(groups.size), groups=groups))
+    cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    return list(cv.split(np.zeros(groups.size), y, groups=groups))
 
 
 def _fit_temperature(logits: FloatArray, y_codes: IntArray) -> float:
@@ -693,7 +696,7 @@ def fit_classifier_arrays(
     sd = np.where(sd > 0, sd, 1.0)
     xs = (xp - mean) / sd
 
-    folds = _group_folds(grp, n_inner, seed)
+    folds = _group_folds(y, grp, n_inner, seed)
     scores = np.zeros(len(c_grid))
     oof = {}
     for ci, c in enumerate(c_grid):  # a handful of C values x inner folds

@@ -8,13 +8,15 @@
   ``p`` genes, the expected number of falsely selected genes is at most
   ``q**2 / ((2 * threshold - 1) * p)`` (reported as ``ev_bound``).
 * :func:`cross_validate_panel`: **nested** cross-validation. Outer folds are grouped by
-  patient (``scheme="patient"``, GroupKFold) or leave one site out (``scheme="site"``). In
-  every outer training fold the whole pipeline is refitted: VST, ComBat, stability selection,
-  and the inner grouped CV that picks the L2 penalty and the calibration temperature
-  (:func:`alsnet.omics.classify.fit_classifier_arrays`). Held-out samples go through the
-  frozen assignment path. Nothing of the held-out fold is seen before prediction, except
-  in leave-one-site-out, where the held-out site's ComBat location/scale is estimated from
-  its own samples without labels (``unknown_batch="adapt"``).
+  patient (``scheme="patient"``, StratifiedGroupKFold: similar class shares in every fold,
+  which reduces the below-chance bias of CV under the null) or leave one site out
+  (``scheme="site"``). In every outer training fold the whole pipeline is refitted: VST,
+  ComBat, stability selection, and the inner grouped CV that picks the L2 penalty and the
+  calibration temperature (:func:`alsnet.omics.classify.fit_classifier_arrays`). Held-out
+  samples go through the frozen assignment path. Nothing of the held-out fold is seen
+  before prediction, except in leave-one-site-out, where the held-out site's ComBat
+  location and scale are estimated from its own samples without labels
+  (``unknown_batch="adapt"``).
 * :func:`leaky_cross_validation` reproduces the common mistake (genes chosen on all samples,
   then cross-validated) to show how optimistic it is on noise.
 * :func:`auc_table`: one-vs-rest AUC per class and the macro mean, with percentile
@@ -483,8 +485,8 @@ class CVResult:
     Attributes
     ----------
     scheme : str
-        ``"patient"`` (nested, GroupKFold by patient), ``"site"`` (leave one site out) or
-        ``"leaky"`` (selection outside the loop: the mistake, for comparison).
+        ``"patient"`` (nested, stratified folds grouped by patient), ``"site"`` (leave one
+        site out) or ``"leaky"`` (selection outside the loop: the mistake, for comparison).
     classes : tuple of str
     y : ndarray of str, shape (n,)
     proba : ndarray, shape (n, n_classes)
@@ -564,7 +566,8 @@ def cross_validate_panel(
     label_key : str
         Class label column.
     scheme : {"patient", "site"}
-        Outer folds: ``n_outer`` GroupKFold folds by patient, or leave one site out.
+        Outer folds: ``n_outer`` stratified folds grouped by patient
+        (StratifiedGroupKFold), or leave one site out.
     group_key, batch_key, site_key : str
         Patient, ComBat batch (``None`` = no correction) and site columns.
     n_outer, n_inner : int
@@ -580,7 +583,7 @@ def cross_validate_panel(
     -------
     CVResult
     """
-    from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
+    from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 
     t0 = time.perf_counter()
     y = _obs_column(adata, label_key)
@@ -594,7 +597,9 @@ def cross_validate_panel(
     sel = selector or stability_selector()
     if scheme == "patient":
         splits = list(
-            GroupKFold(n_splits=n_outer, shuffle=True, random_state=seed).split(x, y, groups=groups)
+            StratifiedGroupKFold(n_splits=n_outer, shuffle=True, random_state=seed).split(
+                x, y, groups=groups
+            )
         )
     elif scheme == "site":
         sites = _obs_column(adata, site_key)
@@ -660,11 +665,11 @@ def leaky_cross_validation(
 
     VST and ComBat are fitted on all samples, the ``n_genes`` genes with the largest ANOVA F
     against the labels of all samples are kept, and only the logistic regression is
-    cross-validated (GroupKFold by patient). On pure noise this gives a clearly optimistic
-    AUC; :func:`cross_validate_panel` does not.
+    cross-validated (stratified folds grouped by patient). On pure noise this gives a
+    clearly optimistic AUC; :func:`cross_validate_panel` does not.
     """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GroupKFold
+    from sklearn.model_selection import StratifiedGroupKFold
 
     from alsnet.omics._combat import ComBat
     from alsnet.omics._vst import VarianceStabilizer
@@ -680,7 +685,7 @@ def leaky_cross_validation(
     xs = _standardise(v[:, cols])
     classes = tuple(np.unique(y).tolist())
     proba = np.zeros((y.size, len(classes)))
-    cv = GroupKFold(n_splits=n_outer, shuffle=True, random_state=seed)
+    cv = StratifiedGroupKFold(n_splits=n_outer, shuffle=True, random_state=seed)
     for tr, te in cv.split(xs, y, groups=groups):
         m = LogisticRegression(C=1.0, max_iter=2000).fit(xs[tr], y[tr])
         proba[np.ix_(te, [classes.index(c) for c in m.classes_])] = m.predict_proba(xs[te])
