@@ -7,6 +7,10 @@
 * :class:`PrognosticScore`: scikit-learn regressor of the untreated outcome.
 * :class:`TwinModel`: D50 ALSFRS-R trajectories with empirical-Bayes patient effects.
 * PROCOVA (Schuler et al. 2022): variance, power, sample size and the ANCOVA.
+* Submodules (import explicitly): :mod:`alsnet.twin.baselines` (last slope, MixedLM,
+  random forest, ENCALS survival), :mod:`alsnet.twin.evaluate` (held-out evaluation,
+  misspecified cohort), :mod:`alsnet.twin.augment` (twin-augmented control) and
+  :mod:`alsnet.twin.eligibility` (risk-window eligibility).
 """
 
 from __future__ import annotations
