@@ -73,6 +73,12 @@ def test_one_tissue_unassigned_keeps_the_confident_label() -> None:
     )
 
 
+def test_samples_without_patient_are_left_out() -> None:
+    obs = pd.DataFrame({"patient_id": ["a", None, "a"], "tissue": ["fc", "fc", "mc"]})
+    out = tl.patient_labels(obs, ["1", "2", "1"])
+    assert list(out.index) == ["a"] and out.loc["a", "status"] == "concordant"
+
+
 def test_patient_labels_bad_input() -> None:
     obs = _obs(["a", "b"], ["fc", "fc"])
     with pytest.raises(ValueError, match="3 labels for 2 samples"):

@@ -117,7 +117,8 @@ def patient_labels(
     Returns
     -------
     DataFrame
-        One row per patient (index ``patient_id``, sorted): ``label``, ``status``
+        One row per patient (index ``patient_id``, sorted; samples with a missing patient id
+        are left out): ``label``, ``status``
         (single / concordant / discordant / unassigned), ``probability``, ``n_samples``,
         ``n_assigned`` and ``tissues`` (``tissue=label`` pairs, ``;``-separated).
 
@@ -152,6 +153,7 @@ def patient_labels(
         if tissue_key in obs.columns
         else np.array([f"sample{i + 1}" for i in range(n)], dtype=object)
     )
+    has_patient = obs[patient_key].notna().to_numpy()
     df = pd.DataFrame(
         {
             "patient_id": obs[patient_key].astype(str).to_numpy(),
@@ -160,7 +162,7 @@ def patient_labels(
             "probability": np.where(assigned, prob, np.nan),
             "tissue": tissue,
         }
-    )
+    ).loc[has_patient]  # samples without a patient id have no per-patient label
     grouped = df.groupby("patient_id", sort=True)
     n_samples = grouped.size()
     n_assigned = grouped["assigned"].sum().astype(np.int64)
