@@ -1,45 +1,89 @@
-"""Benchmark of :class:`alsnet.twin.TwinModel`: fit/predict speed and held-out accuracy.
+"""Benchmark of :class:`alsnet.twin.TwinModel`: speed, memory and held-out accuracy.
 
-Run: ``.venv/bin/python benchmarks/bench_twin_model.py``. Prints a small table:
-fit on 10,000 synthetic patients, mean forecasts for 100,000 patients x 4 time
-points, and 12-month coverage/RMSE on held-out synthetic patients (TwinModel vs
-last-slope extrapolation).
+Run: ``.venv/bin/python benchmarks/bench_twin_model.py``. Prints markdown tables:
+
+1. speed: fit on 10,000 synthetic patients; ``predict_mean`` for 100,000 patients x
+   4 time points (baseline only, and with visits of the first 3 months); 1,000
+   sampled joint trajectories for each of 1,000 patients; peak memory (RSS);
+2. held-out synthetic accuracy at 12 months (TwinModel vs last-slope);
+3. misspecification (honesty rule): fit and evaluate on data simulated with a
+   different shape than the model assumes (linear decline, or a Richards curve,
+   with t-distributed noise; FVC linear in time), reporting 80%/95% interval
+   coverage and RMSE at 6 and 12 months after the first visit.
 """
 
 from __future__ import annotations
 
+import resource
 import time
 
 import numpy as np
 import pandas as pd
 
 from alsnet.clinical.alsfrs import alsfrs_scores
+from alsnet.clinical.progression import DAYS_PER_MONTH
 from alsnet.cohort import Cohort
 from alsnet.synth import synthesize
 from alsnet.twin.model import TwinModel
 
+DAYS = [365.0, 730.0, 1095.0, 1460.0]
 
-def _accuracy(seed: int) -> dict[str, float]:
-    c = synthesize(6000, seed=seed)
-    ids = pd.Index(c.patients["patient_id"])
-    model = TwinModel().fit(c.subset(ids[:4000]))
-    test = c.subset(ids[4000:])
-    v = test.visits
-    y_all = alsfrs_scores(v)["alsfrs_r_total"].to_numpy()
-    obs = pd.DataFrame({"patient_id": v["patient_id"].to_numpy(), "day": v["day"], "y": y_all})
+
+def _peak_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def _early(c: Cohort, days: float = 91.0) -> Cohort:
+    """Visits of the first ``days`` after each patient's first visit; no events."""
+    v = c.visits
+    first = v.groupby("patient_id")["day"].transform("min")
+    tabs = c.copy_tables()
+    tabs["visits"] = v.loc[v["day"] <= first + days].reset_index(drop=True)
+    tabs["events"] = tabs["events"].iloc[:0]
+    return Cohort.from_tables(tabs)
+
+
+def _targets(c: Cohort, months: float, column: str) -> pd.DataFrame:
+    """Per patient the visit nearest to ``months`` after the first visit (within 45 days)."""
+    v = c.visits
+    y = (
+        alsfrs_scores(v)["alsfrs_r_total"].to_numpy()
+        if column == "alsfrs_r_total"
+        else v[column].to_numpy(dtype="float64", na_value=np.nan)
+    )
+    obs = pd.DataFrame({"patient_id": v["patient_id"].to_numpy(), "day": v["day"], "y": y})
+    t0 = v.groupby("patient_id")["day"].min()
     obs = obs.dropna()
-    t0 = obs.groupby("patient_id")["day"].min()
-    rel = obs["day"] - obs["patient_id"].map(t0)
-    tgt = obs.loc[(rel - 365).abs() <= 45].assign(gap=(rel - 365).abs())
-    tgt = tgt.sort_values(["patient_id", "gap"]).drop_duplicates("patient_id")
-    rel_v = v["day"].to_numpy() - v["patient_id"].map(t0).to_numpy(dtype="float64")
-    tabs = test.copy_tables()
-    tabs["visits"] = v.loc[rel_v <= 91].reset_index(drop=True)
-    pred = model.predict(Cohort.from_tables(tabs), tgt[["patient_id", "day"]], seed=1)
+    gap = (obs["day"] - obs["patient_id"].map(t0) - months * DAYS_PER_MONTH).abs()
+    tgt = obs.assign(gap=gap).loc[gap <= 45].sort_values(["patient_id", "gap"])
+    return tgt.drop_duplicates("patient_id")
+
+
+def _score(model: TwinModel, test: Cohort, months: float, outcome: str) -> dict[str, float]:
+    tgt = _targets(test, months, outcome)
+    pred = model.predict(_early(test), tgt[["patient_id", "day"]], outcomes=(outcome,), seed=1)
     y = tgt["y"].to_numpy()
-    cond = obs.loc[rel <= 91].sort_values(["patient_id", "day"])
-    first = cond.groupby("patient_id").first().reindex(tgt["patient_id"])
-    last = cond.groupby("patient_id").last().reindex(tgt["patient_id"])
+    return {
+        "n": float(len(y)),
+        "cov80": float(np.mean((y >= pred["q10"]) & (y <= pred["q90"]))),
+        "cov95": float(np.mean((y >= pred["q025"]) & (y <= pred["q975"]))),
+        "rmse": float(np.sqrt(np.mean((y - pred["mean"]) ** 2))),
+    }
+
+
+def _last_slope_rmse(test: Cohort, months: float) -> float:
+    tgt = _targets(test, months, "alsfrs_r_total")
+    e = _early(test).visits
+    obs = pd.DataFrame(
+        {
+            "patient_id": e["patient_id"].to_numpy(),
+            "day": e["day"].to_numpy(dtype="float64"),
+            "y": alsfrs_scores(e)["alsfrs_r_total"].to_numpy(),
+        }
+    ).dropna()
+    obs = obs.sort_values(["patient_id", "day"])
+    first = obs.groupby("patient_id").first().reindex(tgt["patient_id"])
+    last = obs.groupby("patient_id").last().reindex(tgt["patient_id"])
     span = (last["day"] - first["day"]).to_numpy(dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = np.where(
@@ -49,16 +93,71 @@ def _accuracy(seed: int) -> dict[str, float]:
         )
     gap = tgt["day"].to_numpy() - last["day"].to_numpy()
     naive = np.clip(last["y"].to_numpy() + slope * gap, 0, 48)
-    return {
-        "n": float(len(y)),
-        "cov80": float(np.mean((y >= pred["q10"]) & (y <= pred["q90"]))),
-        "cov95": float(np.mean((y >= pred["q025"]) & (y <= pred["q975"]))),
-        "rmse": float(np.sqrt(np.mean((y - pred["mean"]) ** 2))),
-        "rmse_naive": float(np.sqrt(np.mean((y - naive) ** 2))),
-    }
+    ok = np.isfinite(naive)
+    return float(np.sqrt(np.mean((tgt["y"].to_numpy()[ok] - naive[ok]) ** 2)))
 
 
-def main() -> None:
+def _misspecified(n: int, seed: int, shape: str) -> Cohort:
+    """Synthetic registry whose courses do not follow the model's assumptions.
+
+    ``shape="linear"``: ALSFRS-R = 48 - slope * t (slope log-normal, median 0.9
+    points/month); ``"richards"``: 48 / (1 + exp((t - D50) / dx))^2 (a sharper,
+    asymmetric sigmoid). Both with t(3)-distributed noise (scale 2.5 points). FVC
+    falls linearly in time (random intercept and slope, normal noise). Death
+    hazard rises with the individual slope (Weibull, shape 3). Visits every ~3
+    months from the first visit until death or censoring.
+    """
+    rng = np.random.default_rng(seed)
+    pats = synthesize(n, seed=seed).patients.copy()
+    bulbar = (pats["onset_region"] == "bulbar").fillna(False).to_numpy(dtype="float64")
+    speed = rng.standard_normal(n) + 0.5 * bulbar
+    start = rng.integers(90, 700, size=n).astype("float64") / DAYS_PER_MONTH
+    if shape == "linear":
+        slope = 0.9 * np.exp(0.5 * speed)
+        scale = 48.0 / slope  # months to reach 0
+    else:
+        dx = 8.0 * np.exp(-0.35 * speed)
+        d50 = 3.5 * dx * np.exp(0.2 * rng.standard_normal(n))
+        scale = d50 + 2 * dx
+    hazard_scale = 0.9 * scale * np.exp(0.15 * rng.standard_normal(n))
+    u = rng.random(n)
+    t_ev = hazard_scale * ((start / hazard_scale) ** 3 - np.log(u)) ** (1 / 3)
+    end = np.minimum(t_ev, start + rng.uniform(12.0, 48.0, n))
+    k = np.floor((end - start) * DAYS_PER_MONTH / 91.0).astype(int) + 1
+    p = np.repeat(np.arange(n), k)
+    j = np.concatenate([np.arange(m) for m in k])
+    t = start[p] + (91.0 * j + rng.integers(-10, 11, size=len(j))) / DAYS_PER_MONTH
+    t = np.clip(t, start[p], end[p])
+    if shape == "linear":
+        latent = 48.0 - slope[p] * t
+    else:
+        latent = 48.0 / (1.0 + np.exp((t - d50[p]) / dx[p])) ** 2
+    y = np.clip(np.round(latent + 2.5 * rng.standard_t(3, size=len(t))), 0, 48)
+    fvc0 = 100.0 + 12.0 * rng.standard_normal(n)
+    fslope = 2.2 * np.exp(0.5 * speed + 0.3 * rng.standard_normal(n))
+    fvc = np.clip(fvc0[p] - fslope[p] * t + 5.0 * rng.standard_normal(len(t)), 0.0, 200.0)
+    ids = pats["patient_id"].to_numpy()
+    base = synthesize(1, seed=0)
+    visits = base.visits.iloc[:0].reindex(range(len(p))).copy()
+    visits["patient_id"] = pd.array(ids[p], dtype="string")
+    visits["day"] = np.round(t * DAYS_PER_MONTH).astype("int64")
+    visits["instrument"] = "alsfrs_r"
+    visits["total_reported"] = y
+    visits["fvc_pct"] = np.round(fvc, 1)
+    died = t_ev <= end
+    events = pd.DataFrame(
+        {
+            "patient_id": pd.array(ids[died], dtype="string"),
+            "event": "death",
+            "day": np.ceil(t_ev[died] * DAYS_PER_MONTH).astype("int64"),
+        }
+    )
+    tabs = {k: v.iloc[:0] for k, v in base.tables.items()}
+    tabs.update(sites=base.sites, patients=pats, visits=visits, events=events)
+    return Cohort.from_tables(tabs)
+
+
+def speed() -> None:
     t = time.perf_counter()
     train = synthesize(10_000, seed=1)
     t_syn = time.perf_counter() - t
@@ -66,27 +165,78 @@ def main() -> None:
     model = TwinModel().fit(train)
     t_fit = time.perf_counter() - t
     big = synthesize(100_000, seed=2)
-    model.n_draws = 200
+    pats = big.patients
+    model.predict_mean(pats.iloc[:100], DAYS)  # warm-up
     t = time.perf_counter()
-    pred = model.predict(big, [365.0, 730.0, 1095.0, 1460.0], seed=0)
+    m0 = model.predict_mean(pats, DAYS)
+    t_pm0 = time.perf_counter() - t
+    t = time.perf_counter()
+    model.predict_mean(pats, DAYS, "event_free")
+    t_pm_ev = time.perf_counter() - t
+    early = _early(big)
+    t = time.perf_counter()
+    m1 = model.predict_mean(early, DAYS)
+    t_pm1 = time.perf_counter() - t
+    sub = early.subset(early.patients["patient_id"][:1000])
+    t = time.perf_counter()
+    draws = model.sample(sub, DAYS, n=1000, seed=0)
+    t_sample = time.perf_counter() - t
+    t = time.perf_counter()
+    model.predict(sub, DAYS, seed=0)
     t_pred = time.perf_counter() - t
+    assert np.isfinite(m0).all() and np.isfinite(m1).all()
     print("| step | figure |")
     print("|---|---|")
     print(f"| synthesize 10,000 patients | {t_syn:.1f} s |")
     print(
-        f"| fit, 10,000 patients ({model.n_obs_} visits, {model.n_iter_} Laplace iterations"
-        f" + {model.n_mc_iter} MC-EM) | {t_fit:.1f} s |"
+        f"| fit, 10,000 patients ({model.n_obs_} ALSFRS-R visits; ALSFRS-R + FVC + events;"
+        f" {model.n_iter_} Laplace iterations + {model.n_mc_iter} MC-EM) | {t_fit:.1f} s |"
     )
-    print(f"| predict 100,000 patients x 4 days, 200 draws ({len(pred)} rows) | {t_pred:.1f} s |")
-    print()
-    print("| seed | n | coverage 80% | coverage 95% | RMSE twin | RMSE last slope |")
-    print("|---|---|---|---|---|---|")
-    for seed in (7, 8, 9):
-        r = _accuracy(seed)
+    print(f"| predict_mean ALSFRS-R, 100,000 patients x 4 days, baseline only | {t_pm0:.2f} s |")
+    print(f"| predict_mean event_free, 100,000 x 4, baseline only | {t_pm_ev:.2f} s |")
+    n_vis = len(early.visits)
+    print(
+        f"| predict_mean ALSFRS-R, 100,000 x 4, {n_vis:,} visits (first 3 months) | {t_pm1:.2f} s |"
+    )
+    shape = draws["alsfrs_r_total"].shape
+    print(
+        f"| sample 1,000 patients x 1,000 joint trajectories x 4 days {shape} | {t_sample:.2f} s |"
+    )
+    print(f"| predict (draws, 3 outcomes), 1,000 patients x 4 days | {t_pred:.2f} s |")
+    print(f"| peak memory (max RSS) | {_peak_gib():.2f} GiB |")
+    ev = model.events_
+    if ev is not None:
         print(
-            f"| {seed} | {r['n']:.0f} | {r['cov80']:.3f} | {r['cov95']:.3f} | {r['rmse']:.2f} |"
-            f" {r['rmse_naive']:.2f} |"
+            f"| event part: Weibull shape, gamma (log D50, log dx) | {ev.shape:.2f},"
+            f" {ev.gamma[0]:.2f}, {ev.gamma[1]:.2f} |"
         )
+
+
+def accuracy() -> None:
+    print()
+    print("| data | outcome | months | n | coverage 80% | coverage 95% | RMSE | RMSE last slope |")
+    print("|---|---|---|---|---|---|---|---|")
+    cases: list[tuple[str, Cohort]] = [("synthetic (generator)", synthesize(4500, seed=7))]
+    cases += [
+        (f"misspecified: {s}", _misspecified(4500, seed=8, shape=s)) for s in ("linear", "richards")
+    ]
+    for name, c in cases:
+        ids = pd.Index(c.patients["patient_id"])
+        model = TwinModel().fit(c.subset(ids[:3000]))
+        test = c.subset(ids[3000:])
+        for outcome, col in (("alsfrs_r_total", "alsfrs_r_total"), ("fvc_pct", "fvc_pct")):
+            for months in (6.0, 12.0):
+                r = _score(model, test, months, col if outcome == "fvc_pct" else outcome)
+                naive = _last_slope_rmse(test, months) if outcome == "alsfrs_r_total" else np.nan
+                print(
+                    f"| {name} | {outcome} | {months:.0f} | {r['n']:.0f} | {r['cov80']:.3f} |"
+                    f" {r['cov95']:.3f} | {r['rmse']:.2f} | {naive:.2f} |"
+                )
+
+
+def main() -> None:
+    speed()
+    accuracy()
 
 
 if __name__ == "__main__":

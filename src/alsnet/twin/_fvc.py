@@ -13,7 +13,11 @@ ALSFRS-R patient effects give the time scale, which couples the two outcomes
 ``theta`` the model is linear-Gaussian: the patient effects have an exact
 Gaussian posterior and the population parameters are fitted by EM with
 per-patient sufficient statistics (:func:`numpy.bincount`, no Python loop over
-patients). Observed values are floored at 0 when predicting.
+patients). ``theta`` is not known: the EM averages over posterior draws of it
+(given ALSFRS-R), each weighted by its FVC marginal likelihood
+(:func:`fvc_loglik`), so noise in the time scale does not attenuate ``b``.
+Observed values are floored at 0 when predicting; the floor is not in the
+likelihood, so data with many FVC values at 0 bias ``b`` down.
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ exact posterior draws (sampling-importance-resampling, SIR).
 
 **FVC % predicted** (:mod:`alsnet.twin._fvc`): ``fvc = a_i - b_i F_i(t) + e`` with
 ``F_i`` the fraction of function lost on the patient's ALSFRS-R sigmoid, random
-``(a_i, b_i)`` and exact Gaussian conditioning given ``theta``.
+``(a_i, b_i)`` and exact Gaussian conditioning given ``theta``; fitted by EM over
+posterior draws of ``theta`` weighted by their FVC marginal likelihood.
 
 **Composite event** (death, tracheostomy, permanent ventilation;
 :mod:`alsnet.twin._events`): Weibull proportional hazards whose linear predictor
@@ -31,9 +32,11 @@ left truncation at the first contact.
 
 Predictions condition on every ALSFRS-R and FVC visit in the input and on
 event-free survival up to the last contact: the posterior of ``theta`` is
-proportional to prior x ALSFRS-R likelihood x ``S(last) / S(first contact)``.
-FVC visits do not inform ``theta`` (two-stage approximation; the FVC patient
-effects are conditioned exactly for each draw of ``theta``). ALSFRS-R and FVC
+proportional to prior x ALSFRS-R likelihood x FVC marginal likelihood (``a, b``
+integrated out) x ``S(last) / S(first contact)``, and the FVC patient effects are
+conditioned exactly for each draw of ``theta``. The event part is fitted after
+the ALSFRS-R part (its draws of ``theta`` do not use the event times), which is
+the usual two-stage shortcut of a shared-parameter model. ALSFRS-R and FVC
 forecasts describe the course whether or not the event happens first (they are
 not conditioned on being event-free at the forecast day). Population-parameter
 uncertainty is ignored (plug-in).
@@ -67,7 +70,7 @@ from alsnet.exceptions import (
 )
 from alsnet.schema import TABLES
 from alsnet.twin._events import EventTimes, WeibullPH, event_times, fit_weibull_ph
-from alsnet.twin._fvc import FvcFit, fit_fvc, fvc_loglik, fvc_posterior, fvc_stats
+from alsnet.twin._fvc import FvcFit, FvcStats, fit_fvc, fvc_loglik, fvc_posterior, fvc_stats
 
 __all__ = [
     "COVARIATES",
@@ -548,10 +551,13 @@ class TwinModel:
 
     def _posterior_draws(
         self, c: _Conditioned, lo: int, hi: int, n: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior draws of (log D50, log dx) for patients lo..hi-1, shape (k, n) each."""
-        a, b, _ = self._sir(c, lo, hi, n, rng, keep_fit=False)
-        return a, b
+    ) -> tuple[np.ndarray, np.ndarray, FvcStats | None]:
+        """Posterior draws of (log D50, log dx) for patients lo..hi-1, shape (k, n) each.
+
+        Also the FVC sufficient statistics of the chosen draws (None without FVC).
+        """
+        a, b, _, st = self._sir(c, lo, hi, n, rng, keep_fit=False)
+        return a, b, st
 
     def _sir(
         self,
@@ -562,7 +568,7 @@ class TwinModel:
         rng: np.random.Generator,
         *,
         keep_fit: bool,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, FvcStats | None]:
         """Sampling-importance-resampling of ``theta`` for patients lo..hi-1.
 
         Proposals from a multivariate t (5 df, scale 1.2) around each patient's
@@ -586,7 +592,11 @@ class TwinModel:
         da, db = a - c.mu[lo:hi, 0, None], b - c.mu[lo:hi, 1, None]
         p = c.prec
         logp = -0.5 * (p[0, 0] * da**2 + 2 * p[0, 1] * da * db + p[1, 1] * db**2)
-        logp = logp + c.survival_logw(lo, hi, a, b) + self._fvc_logw(c, lo, hi, a, b)
+        logp = logp + c.survival_logw(lo, hi, a, b)
+        st = None
+        if self.fvc_ is not None and c.mu_f is not None and c.idx_f.size:
+            st = self._fvc_stats(c, lo, hi, a, b)
+            logp = logp + fvc_loglik(st, c.mu_f[lo:hi], self.fvc_.cov, self.fvc_.sigma)
         sel = (c.idx >= lo) & (c.idx < hi)
         rows = c.idx[sel] - lo
         f = None
@@ -613,9 +623,18 @@ class TwinModel:
         fit = None
         if keep_fit and f is not None:
             fit = np.take_along_axis(f, pick[rows], axis=1)
-        return a[rix, pick], b[rix, pick], fit
+        if st is not None:  # statistics of the chosen draws: gather, do not recompute
+            st = FvcStats(
+                *(
+                    v[rix, pick] if v.shape[1] == n and v.shape[1] > 1 else v
+                    for v in (st.n, st.sf, st.sff, st.sy, st.sfy, st.syy)
+                )
+            )
+        return a[rix, pick], b[rix, pick], fit, st
 
-    def _fvc_stats(self, c: _Conditioned, lo: int, hi: int, a: np.ndarray, b: np.ndarray) -> Any:
+    def _fvc_stats(
+        self, c: _Conditioned, lo: int, hi: int, a: np.ndarray, b: np.ndarray
+    ) -> FvcStats:
         sel = (c.idx_f >= lo) & (c.idx_f < hi)
         rows = c.idx_f[sel] - lo
         lost = 1.0 - _level(c.t_f[sel, None], a, b, rows)
@@ -638,6 +657,7 @@ class TwinModel:
         a: np.ndarray,
         b: np.ndarray,
         rng: np.random.Generator | None,
+        st: FvcStats | None = None,
     ) -> tuple[np.ndarray, ...]:
         """FVC patient effects (a_f, b_f) given each draw of theta (shape of ``a``).
 
@@ -645,7 +665,8 @@ class TwinModel:
         posterior mean and covariance entries ``(ma, mb, vaa, vab, vbb)``.
         """
         assert self.fvc_ is not None and c.mu_f is not None
-        st = self._fvc_stats(c, lo, hi, a, b)
+        if st is None:
+            st = self._fvc_stats(c, lo, hi, a, b)
         ma, mb, vaa, vab, vbb = fvc_posterior(st, c.mu_f[lo:hi], self.fvc_.cov, self.fvc_.sigma)
         if rng is None:
             return ma, mb, vaa, vab, vbb
@@ -746,7 +767,7 @@ class TwinModel:
             post, _, _ = _map_fit(idx, t, y, mu, prec, sigma, theta, self.n_gn_steps)
             theta = post.theta
             cond = _Conditioned(ids, post, mu, prec, idx, t, y, sigma)
-            a, b, fit = self._sir(cond, 0, n, self.mc_draws, rng, keep_fit=True)
+            a, b, fit, _ = self._sir(cond, 0, n, self.mc_draws, rng, keep_fit=True)
             if j >= self.n_mc_iter:  # n_mc_iter == 0: draws for the event part only
                 break
             ma, mb = a.mean(axis=1), b.mean(axis=1)
@@ -943,7 +964,7 @@ class TwinModel:
             rows = order[bounds[j] : bounds[j + 1]]
             if rows.size == 0:
                 continue
-            a, b = self._posterior_draws(cond, lo, hi, self.n_draws, rng)
+            a, b, st = self._posterior_draws(cond, lo, hi, self.n_draws, rng)
             r = pos[rows] - lo
             tm = month[rows, None]
             level = _level(tm, a, b, r)
@@ -953,7 +974,7 @@ class TwinModel:
                     f = np.clip(f + self.sigma_ * rng.standard_normal(f.shape), 0.0, _TOP)
                 elif o == "fvc_pct":
                     assert self.fvc_ is not None
-                    af, bf = self._fvc_draws(cond, lo, hi, a, b, rng)
+                    af, bf = self._fvc_draws(cond, lo, hi, a, b, rng, st)
                     f = af[r] - bf[r] * (1.0 - level)
                     f = np.maximum(f + self.fvc_.sigma * rng.standard_normal(f.shape), 0.0)
                 else:
@@ -1000,11 +1021,13 @@ class TwinModel:
         posterior (prior x likelihood x event-free survival to the last contact).
         With ``along`` (a direction in theta space, e.g. the event coefficients)
         the grid is rotated so its first axis follows ``along^T theta`` and gets
-        ``4 n_quad`` nodes (the event probability is steep in that direction).
+        ``3 n_quad`` nodes (the event probability is steep in that direction and
+        flat across it: 3 nodes there).
         """
-        n1 = self.n_quad if along is None else 4 * self.n_quad
+        n1 = self.n_quad if along is None else 3 * self.n_quad
+        n2 = self.n_quad if along is None else min(self.n_quad, 3)
         x1, w1 = np.polynomial.hermite_e.hermegauss(n1)
-        x2, w2 = np.polynomial.hermite_e.hermegauss(self.n_quad)
+        x2, w2 = np.polynomial.hermite_e.hermegauss(n2)
         s1, s2 = (v.ravel() for v in np.meshgrid(x1, x2, indexing="ij"))
         lw = np.log(np.outer(w1, w2).ravel())
         post = c.post
@@ -1207,7 +1230,7 @@ class TwinModel:
             out["event_day"] = np.empty((n_pat, n))
         for lo in range(0, n_pat, chunk_size):
             hi = min(lo + chunk_size, n_pat)
-            a, b = self._posterior_draws(cond, lo, hi, n, rng)
+            a, b, st = self._posterior_draws(cond, lo, hi, n, rng)
             level = _level(tm, a[:, :, None], b[:, :, None])
             f = _TOP * level
             if noise:
@@ -1215,7 +1238,7 @@ class TwinModel:
             out["alsfrs_r_total"][lo:hi] = f
             if "fvc_pct" in out:
                 assert self.fvc_ is not None
-                af, bf = self._fvc_draws(cond, lo, hi, a, b, rng)
+                af, bf = self._fvc_draws(cond, lo, hi, a, b, rng, st)
                 g = af[:, :, None] - bf[:, :, None] * (1.0 - level)
                 if noise:
                     g = g + self.fvc_.sigma * rng.standard_normal(g.shape)
