@@ -235,11 +235,11 @@ def test_engine_matches_literal_adaptr_port():
     d = AdaptiveDesign.from_dict(_spec())
     true_ys = d.scenarios["diff"].true_ys
     rng = np.random.default_rng(2024)
-    port = [_adaptr_run_trial(d, true_ys, rng) for _ in range(400)]
-    eng = simulate_adaptive(d, "diff", n_sims=3000, seed=7, n_jobs=1)
+    port = [_adaptr_run_trial(d, true_ys, rng) for _ in range(300)]
+    eng = simulate_adaptive(d, "diff", n_sims=2000, seed=7, n_jobs=1)
 
     def check(p_port: float, p_eng: float) -> None:
-        se = math.sqrt(max(p_port * (1 - p_port), 0.01) / 400 + p_eng * (1 - p_eng) / 3000)
+        se = math.sqrt(max(p_port * (1 - p_port), 0.01) / 300 + p_eng * (1 - p_eng) / 2000)
         assert abs(p_port - p_eng) < 4 * se, (p_port, p_eng, se)
 
     check(np.mean([t["result"] == "superiority" for t in port]), eng.p_superiority)

@@ -66,11 +66,10 @@ def test_same_numbers_on_one_and_two_cores(design, scenario, n_sims):
     one = simulate(d, scenario, n_sims=n_sims, seed=42, n_jobs=1, n_chunks=1)
     two = simulate(d, scenario, n_sims=n_sims, seed=42, n_jobs=2, n_chunks=3)
     _same(one, two)
-    other = simulate(d, scenario, n_sims=n_sims, seed=43, n_jobs=1)
-    assert not np.array_equal(other.p_success, one.p_success) or not np.array_equal(
-        other.mean_n if isinstance(other, SimulationResult) else other.arm_mean_n,
-        one.mean_n if isinstance(one, SimulationResult) else one.arm_mean_n,
-    )
+    if isinstance(one, AdaptiveResult):  # and the seed matters
+        other = simulate(d, scenario, n_sims=n_sims, seed=43, n_jobs=1)
+        assert isinstance(other, AdaptiveResult)
+        assert not np.array_equal(other.arm_mean_n, one.arm_mean_n)
 
 
 @pytest.mark.slow
