@@ -81,6 +81,8 @@ DEFAULT_THRESHOLD = 0.6
 #: Largest share of needed genes that ``allow_missing=True`` may impute.
 MAX_MISSING_FRACTION = 0.05
 _FORMAT = "alsnet-subtype-classifier"
+#: Rows per block in assignment (keeps the working set in cache).
+_CHUNK = 2048
 
 #: ``selector(X, y, groups, rng) -> column indices``; X is corrected log-scale data.
 Selector = Callable[[FloatArray, npt.NDArray[Any], npt.NDArray[Any], np.random.Generator], Any]
@@ -269,10 +271,25 @@ class FrozenClassifier:
         source : str
             Name used in error messages.
         """
-        x, present = self._panel_counts(counts, gene_ids, allow_missing, source)
+        sub, present = self._panel_counts(counts, gene_ids, allow_missing, source)
         n_panel = len(self.genes)
-        sf = self._size_factors(x, present, source)
-        y = vst_formula(x[:, :n_panel] / sf[:, None], self.a0, self.a1)
+        sf_idx = self._sf_index()
+        sf_ok = present[sf_idx]
+        # positions of the present columns in ``sub`` (it holds present columns only)
+        pos = np.cumsum(present) - 1
+        sf_cols = pos[sf_idx[sf_ok]]
+        logm = self.sf_logmeans[sf_ok]
+        panel_ok = present[:n_panel]
+        panel_cols = pos[:n_panel][panel_ok]
+        y = np.empty((sub.shape[0], n_panel))
+        y[:, ~panel_ok] = 0.0
+        for start in range(0, sub.shape[0], _CHUNK):  # cache-sized row blocks
+            block = sub[start : start + _CHUNK]
+            sf = _median_of_ratios_fast(
+                block[:, sf_cols].astype(np.float64), logm, source, offset=start
+            )
+            q = block[:, panel_cols].astype(np.float64) / sf[:, None]
+            y[start : start + _CHUNK, panel_ok] = vst_formula(q, self.a0, self.a1)
         y = self._combat(y, batch, unknown_batch, source)
         missing_panel = ~present[:n_panel]
         if missing_panel.any():
@@ -406,17 +423,20 @@ class FrozenClassifier:
         if hasattr(counts, "tocsc"):
             sub = counts.tocsc()[:, cols[present]].toarray()
         else:
-            sub = np.asarray(counts)[:, cols[present]]
-        full = np.zeros((sub.shape[0], need.size))
-        full[:, present] = as_count_matrix(sub, source=source)
-        return full, present
-
-    def _size_factors(
-        self, x: FloatArray, present: npt.NDArray[np.bool_], source: str
-    ) -> FloatArray:
-        sf_idx = self._sf_index()
-        ok = present[sf_idx]
-        return _median_of_ratios_fast(x[:, sf_idx[ok]], self.sf_logmeans[ok], source)
+            sub = np.asarray(counts)
+            take = cols[present]
+            if sub.ndim != 2 or take.size != sub.shape[1] or (take != np.arange(take.size)).any():
+                sub = sub[:, take]  # a copy of the needed columns only
+        if sub.ndim != 2:
+            raise DataValidationError(
+                [Problem(source, None, None, str(sub.shape), "counts must be a 2-D matrix")]
+            )
+        if np.issubdtype(sub.dtype, np.integer):
+            if (sub < 0).any():  # let the general validator name the cells
+                as_count_matrix(sub, source=source)
+        else:
+            sub = as_count_matrix(sub, source=source)
+        return sub, present
 
     def _combat(self, y: FloatArray, batch: Any, unknown_batch: str, source: str) -> FloatArray:
         if not self.batches:
@@ -495,15 +515,23 @@ def _checksum(body: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def _median_of_ratios_fast(sub: FloatArray, logmeans: FloatArray, source: str) -> FloatArray:
-    """Median of ``log k - logmean`` over positive counts, per row (fast path without zeros)."""
-    with np.errstate(divide="ignore"):
-        ratios = np.log(sub) - logmeans
+def _median_of_ratios_fast(
+    sub: FloatArray, logmeans: FloatArray, source: str, *, offset: int = 0
+) -> FloatArray:
+    """Median of ``log k - logmean`` over positive counts, per row (fast path without zeros).
+
+    ``sub`` is overwritten. ``offset`` is added to row numbers in error messages.
+    """
     zero = sub <= 0
+    with np.errstate(divide="ignore"):
+        ratios = np.log(sub, out=sub)
+    ratios -= logmeans
     rows = zero.any(axis=1)
     med = np.empty(sub.shape[0])
+    if not rows.any():
+        return np.exp(_row_median_inplace(ratios))
     if (~rows).any():
-        med[~rows] = np.median(ratios[~rows], axis=1)
+        med[~rows] = _row_median_inplace(ratios[~rows])
     if rows.any():
         r = ratios[rows]
         r[zero[rows]] = np.nan
@@ -511,12 +539,25 @@ def _median_of_ratios_fast(sub: FloatArray, logmeans: FloatArray, source: str) -
         if empty.any():
             raise DataValidationError(
                 [
-                    Problem(source, int(i) + 1, None, None, "no counts on size-factor genes")
+                    Problem(
+                        source, offset + int(i) + 1, None, None, "no counts on size-factor genes"
+                    )
                     for i in np.flatnonzero(rows)[empty][:10]
                 ]
             )
         med[rows] = np.nanmedian(r, axis=1)
     return np.exp(med)
+
+
+def _row_median_inplace(a: FloatArray) -> FloatArray:
+    """Row medians of ``a`` (partitioned in place; no copy)."""
+    m = a.shape[1]
+    k = m // 2
+    if m % 2:
+        a.partition(k, axis=1)
+        return np.asarray(a[:, k], dtype=np.float64)
+    a.partition((k - 1, k), axis=1)
+    return np.asarray((a[:, k - 1] + a[:, k]) / 2.0, dtype=np.float64)
 
 
 def load_classifier(path: str | Path) -> FrozenClassifier:
