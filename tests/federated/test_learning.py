@@ -210,11 +210,16 @@ def synth_sites():
 
 
 def test_window_feature_sites_exact_equals_pooled(synth_sites):
-    # the smallest site has ~37 training patients: 15 parameters need a looser ratio
+    # the smallest site (JP01, ~37 training patients) has a sex x bulbar-onset cell below
+    # 5 and refuses; the network trains without it. 15 parameters for the next smallest
+    # sites need a looser ratio than 0.33.
     pols = {s: Policy(site_id=s, max_param_ratio=0.5) for s in synth_sites}
-    sites = training_sites(synth_sites, policies=pols)
-    fed = FederatedTrainer(sites).fit_exact()
-    data = [site_training_data(c) for c in synth_sites.values()]
+    with pytest.raises(FederationIncompleteError) as exc:
+        FederatedTrainer(training_sites(synth_sites, policies=pols)).fit_exact()
+    assert set(exc.value.failures) == {"JP01"} and "min_cell" in exc.value.failures["JP01"]
+    kept = {s: c for s, c in synth_sites.items() if s != "JP01"}
+    fed = FederatedTrainer(training_sites(kept, policies=pols)).fit_exact()
+    data = [site_training_data(c) for c in kept.values()]
     x = np.vstack([d[0] for d in data])
     y = np.concatenate([d[1] for d in data])
     pooled = pooled_fit(x, y, alpha=fed.alpha)
@@ -222,3 +227,24 @@ def test_window_feature_sites_exact_equals_pooled(synth_sites):
     np.testing.assert_allclose(fed.coef, pooled.coef, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(fed.predict(x), ref.predict(x), rtol=1e-8, atol=1e-9)
     assert fed.features == DEFAULT_FEATURES
+
+
+def test_small_cell_in_binary_cross_product_is_refused():
+    """Z'Z of two 0/1 features is a 2 x 2 table: a cell of 1..min_cell-1 refuses the gram."""
+    rng = np.random.default_rng(5)
+    n = 60
+    a = (rng.random(n) < 0.5).astype(float)
+    b = a.copy()
+    b[:3] = 1 - b[:3]  # a != b for 3 patients: at least one off-diagonal cell is 1..3
+    x = np.column_stack([a, b, rng.normal(size=n)])
+    y = rng.normal(size=n)
+    cells = [int(((a == i) & (b == j)).sum()) for i in (0, 1) for j in (0, 1)]
+    assert any(0 < c < 5 for c in cells)  # brute-force cross-tab has a small cell
+    site = TrainingSite(x, y, Policy(site_id="A"))
+    prep = preprocessor_from_moments({"A": site.handle("moments", {}, requester="a")["payload"]})
+    ans = site.handle("gram", {"prep": prep.to_dict()}, requester="a")
+    assert ans["status"] == "refused" and "min_cell" in ans["reason"] and ans["payload"] == {}
+    # with every cell >= 5 (or 0) it is released
+    ok = TrainingSite(np.column_stack([a, 1 - a, rng.normal(size=n)]), y, Policy(site_id="B"))
+    prep = preprocessor_from_moments({"B": ok.handle("moments", {}, requester="a")["payload"]})
+    assert ok.handle("gram", {"prep": prep.to_dict()}, requester="a")["status"] == "ok"

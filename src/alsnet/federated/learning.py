@@ -27,7 +27,9 @@ Two training protocols, both engine-agnostic (the Flower app and the in-process
 
 Disclosure control at every site (before anything is returned): at least
 ``policy.min_rows`` patients, at most ``policy.max_param_ratio`` parameters per patient
-(DataSHIELD's saturation rule), the requester on the site's allow-list, and optional
+(DataSHIELD's saturation rule), no cell below ``policy.min_cell`` in the cross-tabs that
+``Z'Z`` reveals for complete binary features (:func:`check_binary_cells`), the requester
+on the site's allow-list, and optional
 Gaussian noise of standard deviation ``noise_sd`` (in the units of each released number)
 added to every released statistic or weight. ``noise_sd`` is set by the site, not by the
 requester; :func:`gaussian_noise_sd` gives the scale of the classical Gaussian mechanism
@@ -65,6 +67,7 @@ __all__ = [
     "LinearScore",
     "Preprocessor",
     "TrainingSite",
+    "check_binary_cells",
     "fedavg_average",
     "gaussian_noise_sd",
     "pooled_fit",
@@ -246,6 +249,41 @@ def _gram(z: FloatArray, y: FloatArray) -> dict[str, Any]:
     }
 
 
+def check_binary_cells(x: FloatArray, policy: Policy) -> None:
+    """Refuse when a released cross-product of binary features holds a small cell.
+
+    ``Z'Z`` contains, for two features coded 0/1 without missing values, the full 2 x 2
+    cross-tab (and for one such feature its count of ones and zeros). Every one of these
+    cells must be 0 or at least ``policy.min_cell``. Features with missing values (mean
+    imputed, so no longer 0/1) and missing-value indicators are not checked.
+
+    Raises
+    ------
+    PrivacyThresholdError
+        Naming the feature columns (by position) and the rule, not the counts.
+    """
+    finite = ~np.isnan(x).any(axis=0)
+    binary = finite & np.all((x == 0) | (x == 1) | np.isnan(x), axis=0)
+    cols = np.flatnonzero(binary)
+    if cols.size == 0:
+        return
+    b = x[:, cols]
+    n = b.shape[0]
+    both = b.T @ b  # n11 for every pair, ones on the diagonal
+    ones = np.diag(both)
+    cells = [both, ones[:, None] - both, ones[None, :] - both]
+    cells.append(n - ones[:, None] - ones[None, :] + both)
+    m = policy.min_cell
+    for c in cells:
+        bad = (c > 0) & (c < m)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise PrivacyThresholdError(
+                f"site {policy.site_id}: the cross-product of binary feature columns "
+                f"{int(cols[i])} and {int(cols[j])} has a cell below min_cell {m}; refused"
+            )
+
+
 def _local_sgd(
     z: FloatArray,
     y: FloatArray,
@@ -361,6 +399,7 @@ class TrainingSite:
         prep = Preprocessor.from_dict(params["prep"])
         z = prep.design(self._x)
         if kind == "gram":
+            check_binary_cells(self._x, self.policy)
             return _gram(z, self._y)
         if kind == "fedavg":
             w0 = np.asarray(params["weights"], np.float64)
