@@ -227,3 +227,37 @@ def test_cli_analyse_from_registry_and_from_csv(
         ],
     )
     assert res.exit_code == 1 and "bad.csv, line 2, column 'arm'" in res.output
+
+
+def test_procova_with_scores_matches_the_slope_difference(
+    trial: tuple[PlatformDesign, Any, pd.DataFrame],
+) -> None:
+    """A pure-noise score: PROCOVA reduces to the OLS difference of per-patient slopes."""
+    d, cohort, alloc = trial
+    rng = np.random.default_rng(0)
+    scores = pd.Series(rng.normal(size=len(alloc)), index=alloc["patient_id"])
+    res = analyse_trial(
+        d,
+        cohort,
+        allocation_from_frame(alloc, d),
+        final=True,
+        regimens=["A"],
+        scores=scores,
+        secondary=False,
+    )
+    pc = res.regimens[0].procova
+    # independent check: difference of mean OLS slopes (a noise score barely moves it)
+    act = ((alloc["regimen"] == "A") & (alloc["arm"] == "active")).to_numpy()
+    v = cohort.visits.merge(alloc, on="patient_id")
+    v["month"] = (v["day"] - v["randomised_day"]) * 12 / 52 / 7
+    slopes = v.groupby("patient_id").apply(
+        lambda g: np.polyfit(g["month"], g["total_reported"], 1)[0] if len(g) > 1 else np.nan,
+        include_groups=False,
+    )
+    ids = alloc["patient_id"]
+    ctl = (alloc["arm"] == "placebo").to_numpy()
+    s_act, s_ctl = slopes.reindex(ids[act]), slopes.reindex(ids[ctl])
+    assert pc["n_treated"] == int(s_act.notna().sum()) > 110  # patients with >= 2 visits
+    assert pc["n_control"] == int(s_ctl.notna().sum()) > 70
+    diff = float(s_act.mean() - s_ctl.mean())
+    assert pc["estimate"] == pytest.approx(diff, abs=0.5 * pc["se"])
