@@ -177,3 +177,62 @@ def test_node_extracts_canonical_csv_layout(tmp_path, cohorts, monkeypatch):
     )
     # the default audit log sits beside the policy file
     assert AuditLog(tmp_path / "federated_audit.jsonl").records()
+
+
+class _FlakyClient:
+    """Algorithm-client stand-in: runs the node code in process, then drops or alters
+    answers from a given Newton step on (a node going offline, a tampered result)."""
+
+    def __init__(self, cohorts, fault, at_step):
+        self.tables = [tuple(c.tables[t] for t in v6.TABLE_NAMES) for c in cohorts.values()]
+        self.fault, self.at_step = fault, at_step
+        self.answers: dict[int, list] = {}
+        self.task = self
+
+    def create(self, method, organizations, arguments, **_):
+        import os
+
+        out = []
+        for org in organizations:
+            os.environ["ORGANIZATION_ID"] = str(org)
+            a = dict(arguments)
+            out.append(
+                v6._answer(
+                    self.tables[org - 1],
+                    method.removeprefix("partial_"),
+                    a["params"],
+                    a["requester"],
+                    a["n_sites"],
+                    a["request_id"],
+                    a["step"],
+                )
+            )
+        if arguments["step"] >= self.at_step:
+            if self.fault == "offline":
+                out = out[:-1]
+            elif self.fault == "tampered":
+                out[0] = {"payload": out[0]["payload"]}  # status stripped in transit
+            elif self.fault == "duplicate":
+                out[1] = out[0]
+        tid = len(self.answers) + 1
+        self.answers[tid] = out
+        return {"id": tid}
+
+    def wait_for_results(self, task_id):
+        return self.answers[task_id]
+
+
+@pytest.mark.parametrize(
+    ("fault", "why"),
+    [("offline", "did not answer"), ("tampered", "malformed"), ("duplicate", "same site id")],
+)
+def test_node_failure_mid_iteration_returns_no_result(tmp_path, cohorts, monkeypatch, fault, why):
+    _policies(tmp_path, cohorts)
+    monkeypatch.setenv(v6.ENV_POLICY, str(tmp_path / "policy_{organization_id}.yaml"))
+    monkeypatch.setenv("ORGANIZATION_ID", "1")
+    client = _FlakyClient(cohorts, fault, at_step=2)
+    orgs = list(range(1, len(cohorts) + 1))
+    res = v6._run(client, "cox", orgs, REQUESTER, {"covariates": COVS})
+    assert res["status"] == "incomplete" and "coef" not in res
+    assert any(why in reason for reason in res["failures"].values())
+    assert len(client.answers) == 3  # steps 0, 1 went through; step 2 stopped the fit
