@@ -37,16 +37,19 @@ __all__ = [
     "Futility",
     "InterimSchedule",
     "OutcomeModel",
+    "OutcomeSpec",
     "PlatformDesign",
     "Regimen",
     "Scenario",
     "Success",
+    "Trait",
     "example_names",
     "load_design",
 ]
 
 WEEKS_TO_MONTHS = 12.0 / 52.0
 _SHARING_RULES = ("own", "concurrent", "all")
+_OUTCOME_SOURCES = ("parametric", "bootstrap", "twin")
 
 
 def _err(path: str, reason: str) -> TrialDesignError:
@@ -102,11 +105,18 @@ class Regimen:
         Calendar time the regimen opens to enrolment (months since the platform opened, >= 0).
     n
         Patients randomised to the regimen (active plus its own placebo).
+    eligibility
+        Subgroup restriction as ``(trait, criterion)`` pairs over traits of the design's
+        ``population`` (all must hold): a binary trait needs ``0`` or ``1``
+        (e.g. ``("sod1", 1)``), a categorical trait a tuple of allowed categories
+        (e.g. ``("onset_region", ("bulbar",))``), a normal trait a ``(low, high)`` window
+        (e.g. the TRICALS/ENCALS risk window ``("encals", (-6.0, -2.0))``). Empty = everyone.
     """
 
     name: str
     entry_month: float
     n: int
+    eligibility: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -115,6 +125,84 @@ class Regimen:
             raise _err(f"regimens[{self.name}].entry_month", "must be >= 0")
         if self.n < 2:
             raise _err(f"regimens[{self.name}].n", f"must be at least 2, got {self.n}")
+
+
+@dataclass(frozen=True)
+class Trait:
+    """A baseline patient characteristic drawn by the simulator (``population:`` block).
+
+    ``kind="binary"``: carrier with probability ``p`` (e.g. SOD1, about 2% of ALS);
+    ``kind="categorical"``: one of ``categories`` with probabilities ``probs`` (sum 1);
+    ``kind="normal"``: ``N(mean, sd^2)`` (e.g. the ENCALS prognostic score). Traits are
+    independent of each other and of the outcome.
+    """
+
+    name: str
+    kind: str
+    p: float = 0.0
+    categories: tuple[str, ...] = ()
+    probs: tuple[float, ...] = ()
+    mean: float = 0.0
+    sd: float = 1.0
+
+    def __post_init__(self) -> None:
+        path = f"population.{self.name}"
+        if self.kind == "binary":
+            if not 0.0 <= self.p <= 1.0:
+                raise _err(path, f"prevalence must be in [0, 1], got {self.p:g}")
+        elif self.kind == "categorical":
+            if not self.categories or len(self.categories) != len(self.probs):
+                raise _err(path, "needs at least one category with a probability")
+            if any(q < 0 for q in self.probs) or abs(sum(self.probs) - 1.0) > 1e-6:
+                raise _err(
+                    path,
+                    f"category probabilities must be >= 0 and sum to 1, got {sum(self.probs):g}",
+                )
+        elif self.kind == "normal":
+            if self.sd <= 0:
+                raise _err(f"{path}.sd", f"must be > 0, got {self.sd:g}")
+        else:
+            raise _err(path, f"kind must be binary, categorical or normal, got {self.kind!r}")
+
+    def p_meets(self, criterion: Any) -> float:
+        """Probability that a patient meets ``criterion`` (see :class:`Regimen`)."""
+        if self.kind == "binary":
+            return self.p if criterion == 1 else 1.0 - self.p
+        if self.kind == "categorical":
+            return float(
+                sum(q for c, q in zip(self.categories, self.probs, strict=True) if c in criterion)
+            )
+        lo, hi = criterion
+
+        def cdf(x: float) -> float:
+            return 0.5 * math.erfc(-(x - self.mean) / (self.sd * math.sqrt(2.0)))
+
+        return cdf(hi) - cdf(lo)
+
+
+@dataclass(frozen=True)
+class OutcomeSpec:
+    """Where simulated control courses come from (``outcomes:`` block).
+
+    ``source="parametric"``: the :class:`OutcomeModel` (PRO-ACT calibration).
+    ``source="bootstrap"``: resample patients' observed ALSFRS-R slopes and event times from a
+    registry cohort (:func:`alsnet.trials.outcomes.bootstrap_library`). ``source="twin"``:
+    control courses drawn by a digital twin's ``sample()`` for registry patients
+    (:func:`alsnet.trials.outcomes.twin_library`). From a design file the cohort is
+    synthetic (``alsnet.synth.synthesize(cohort_n, seed=cohort_seed)``); from Python any
+    cohort or prepared :class:`~alsnet.trials.outcomes.OutcomeLibrary` can be passed to
+    :func:`~alsnet.trials.simulate`.
+    """
+
+    source: str = "parametric"
+    cohort_n: int = 2000
+    cohort_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.source not in _OUTCOME_SOURCES:
+            raise _err("outcomes.source", f"must be one of {_OUTCOME_SOURCES}, got {self.source!r}")
+        if self.cohort_n < 10:
+            raise _err("outcomes.cohort_n", f"must be >= 10, got {self.cohort_n}")
 
 
 @dataclass(frozen=True)
@@ -275,6 +363,15 @@ class Scenario:
         Multiplier of the slope of every patient randomised to the regimen (active and own
         placebo): ``< 1`` = a regimen population progressing more slowly than the shared
         controls (non-exchangeable controls); 1 = exchangeable.
+    accrual_per_month, dropout_per_month
+        Override the design's accrual and dropout rates (None: the design's).
+    entry_month
+        Override the regimens' entry times (months), e.g. staggered starts (None: the design's).
+    time_trend
+        Calendar-time drift of the disease course: every patient's slope (and death hazard)
+        is multiplied by ``1 + time_trend * enrol_month`` (per month since the platform
+        opened; e.g. ``-0.01`` = patients enrolled later progress 1%/month more slowly).
+        Affects only non-concurrent controls.
     """
 
     name: str
@@ -282,6 +379,10 @@ class Scenario:
     hazard_ratio: tuple[float, ...]
     population_slope: tuple[float, ...]
     description: str = ""
+    accrual_per_month: float | None = None
+    dropout_per_month: float | None = None
+    entry_month: tuple[float, ...] | None = None
+    time_trend: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -302,12 +403,15 @@ class PlatformDesign:
     outcome: OutcomeModel = field(default_factory=OutcomeModel)
     scenarios: Mapping[str, Scenario] = field(default_factory=dict)
     frequentist: FrequentistAnalysis | None = None
+    population: tuple[Trait, ...] = ()
+    outcomes: OutcomeSpec = field(default_factory=OutcomeSpec)
     version: int = 1
     description: str = ""
 
     def __post_init__(self) -> None:
         if not self.regimens:
             raise _err("regimens", "at least one regimen is required")
+        self._check_eligibility()
         names = [r.name for r in self.regimens]
         if len(set(names)) != len(names):
             raise _err("regimens", "names must be unique")
@@ -358,6 +462,55 @@ class PlatformDesign:
                     )
                 if any(x <= 0 for x in vals):
                     raise _err(f"scenarios.{sc.name}.{label}", "values must be > 0")
+            if sc.entry_month is not None and len(sc.entry_month) != len(self.regimens):
+                raise _err(f"scenarios.{sc.name}.entry_month", "needs one value per regimen")
+            if sc.entry_month is not None and min(sc.entry_month) < 0:
+                raise _err(f"scenarios.{sc.name}.entry_month", "values must be >= 0")
+            if sc.accrual_per_month is not None and sc.accrual_per_month <= 0:
+                raise _err(f"scenarios.{sc.name}.accrual_per_month", "must be > 0")
+            if sc.dropout_per_month is not None and not 0 <= sc.dropout_per_month < 1:
+                raise _err(f"scenarios.{sc.name}.dropout_per_month", "must be in [0, 1)")
+
+    def _check_eligibility(self) -> None:
+        traits = {t.name: t for t in self.population}
+        if len(traits) != len(self.population):
+            raise _err("population", "trait names must be unique")
+        for i, r in enumerate(self.regimens):
+            seen: set[str] = set()
+            for name, crit in r.eligibility:
+                path = f"regimens[{i}].eligibility.{name}"
+                if name in seen:
+                    raise _err(path, "listed twice (contradictory criteria)")
+                seen.add(name)
+                if name not in traits:
+                    raise _err(path, f"not a trait of population ({sorted(traits)})")
+                tr = traits[name]
+                if tr.kind == "binary" and crit not in (0, 1):
+                    raise _err(path, f"a binary trait needs 0 or 1, got {crit!r}")
+                if tr.kind == "categorical":
+                    bad = [c for c in crit if c not in tr.categories]
+                    if bad or not crit:
+                        raise _err(path, f"unknown or no categories {bad} ({list(tr.categories)})")
+                if tr.kind == "normal":
+                    lo, hi = crit
+                    if not lo < hi:
+                        raise _err(path, f"empty window [{lo:g}, {hi:g}] (needs low < high)")
+                if tr.p_meets(crit) <= 1e-9:
+                    raise _err(
+                        path,
+                        f"nobody can enter: population.{name} gives probability "
+                        f"{tr.p_meets(crit):.2g} of meeting {crit!r}",
+                    )
+
+    def eligible_fraction(self, regimen: int) -> float:
+        """Probability that a random patient of ``population`` may enter regimen ``regimen``."""
+        traits = {t.name: t for t in self.population}
+        return math.prod(traits[n].p_meets(c) for n, c in self.regimens[regimen].eligibility)
+
+    @property
+    def has_subgroups(self) -> bool:
+        """True when some regimen restricts eligibility."""
+        return any(r.eligibility for r in self.regimens)
 
     @property
     def follow_up_months(self) -> float:
@@ -399,23 +552,43 @@ class PlatformDesign:
             "outcome",
             "scenarios",
             "frequentist",
+            "population",
+            "outcomes",
         }
         _check_keys(d, "", top, {"name", "regimens"})
+        population = _parse_population(d.get("population"))
         regs_raw = d["regimens"]
         if not isinstance(regs_raw, list) or not regs_raw:
             raise _err("regimens", "must be a non-empty list")
         regimens = []
         for i, r in enumerate(regs_raw):
             rm = _mapping(r, f"regimens[{i}]")
-            _check_keys(rm, f"regimens[{i}]", {"name", "entry_month", "n"}, {"name", "n"})
+            _check_keys(
+                rm, f"regimens[{i}]", {"name", "entry_month", "n", "eligibility"}, {"name", "n"}
+            )
             regimens.append(
                 Regimen(
                     name=str(rm["name"]),
                     entry_month=_num(rm.get("entry_month", 0.0), f"regimens[{i}].entry_month"),
                     n=_pos_int(rm["n"], f"regimens[{i}].n"),
+                    eligibility=_parse_eligibility(
+                        rm.get("eligibility"), f"regimens[{i}].eligibility", population
+                    ),
                 )
             )
-        kw: dict[str, Any] = {"name": str(d["name"]), "regimens": tuple(regimens)}
+        kw: dict[str, Any] = {
+            "name": str(d["name"]),
+            "regimens": tuple(regimens),
+            "population": population,
+        }
+        if d.get("outcomes") is not None:
+            oc = _mapping(d["outcomes"], "outcomes")
+            _check_keys(oc, "outcomes", {"source", "cohort_n", "cohort_seed"}, {"source"})
+            kw["outcomes"] = OutcomeSpec(
+                source=str(oc["source"]),
+                cohort_n=_pos_int(oc.get("cohort_n", 2000), "outcomes.cohort_n"),
+                cohort_seed=int(_num(oc.get("cohort_seed", 0), "outcomes.cohort_seed")),
+            )
         if "version" in d:
             kw["version"] = _pos_int(d["version"], "version")
         if "description" in d:
@@ -498,6 +671,62 @@ class PlatformDesign:
         return cls.from_dict(_mapping(data, p.name))
 
 
+def _parse_population(value: Any) -> tuple[Trait, ...]:
+    if value is None:
+        return ()
+    pm = _mapping(value, "population")
+    out = []
+    for name, spec in pm.items():
+        path = f"population.{name}"
+        if isinstance(spec, Mapping) and set(spec) <= {"mean", "sd"} and "mean" in spec:
+            out.append(
+                Trait(
+                    str(name),
+                    "normal",
+                    mean=_num(spec["mean"], f"{path}.mean"),
+                    sd=_num(spec.get("sd", 1.0), f"{path}.sd"),
+                )
+            )
+        elif isinstance(spec, Mapping):
+            cats = tuple(str(c) for c in spec)
+            probs = tuple(_num(v, f"{path}.{c}") for c, v in spec.items())
+            out.append(Trait(str(name), "categorical", categories=cats, probs=probs))
+        else:
+            out.append(Trait(str(name), "binary", p=_num(spec, path)))
+    return tuple(out)
+
+
+def _parse_eligibility(
+    value: Any, path: str, population: tuple[Trait, ...]
+) -> tuple[tuple[str, Any], ...]:
+    if value is None:
+        return ()
+    em = _mapping(value, path)
+    kinds = {t.name: t.kind for t in population}
+    out: list[tuple[str, Any]] = []
+    for name, crit in em.items():
+        p = f"{path}.{name}"
+        if name not in kinds:
+            raise _err(p, f"not a trait of population ({sorted(kinds)})")
+        kind = kinds[name]
+        if kind == "binary":
+            if isinstance(crit, bool):
+                crit = int(crit)
+            if crit not in (0, 1):
+                raise _err(p, f"a binary trait needs 0 or 1, got {crit!r}")
+            out.append((str(name), int(crit)))
+        elif kind == "categorical":
+            cats = [crit] if isinstance(crit, str) else crit
+            if not isinstance(cats, list):
+                raise _err(p, f"must be a category or a list of categories, got {crit!r}")
+            out.append((str(name), tuple(str(c) for c in cats)))
+        else:
+            if not isinstance(crit, list) or len(crit) != 2:
+                raise _err(p, f"must be a [low, high] window, got {crit!r}")
+            out.append((str(name), (_num(crit[0], f"{p}[0]"), _num(crit[1], f"{p}[1]"))))
+    return tuple(out)
+
+
 def _parse_interims(value: Any) -> InterimSchedule:
     if value is None:
         return InterimSchedule(first_n=None)
@@ -553,20 +782,46 @@ def _parse_scenarios(value: Any, regimens: list[Regimen]) -> dict[str, Scenario]
     for name, spec in sm.items():
         path = f"scenarios.{name}"
         s = _mapping(spec if spec is not None else {}, path)
-        _check_keys(s, path, {"drr", "hazard_ratio", "population_slope", "description"}, set())
+        allowed = {
+            "drr",
+            "hazard_ratio",
+            "hazard_drr",
+            "population_slope",
+            "description",
+            "accrual_per_month",
+            "dropout_per_month",
+            "entry_month",
+            "time_trend",
+        }
+        _check_keys(s, path, allowed, set())
+        if "hazard_ratio" in s and "hazard_drr" in s:
+            raise _err(f"{path}.hazard_drr", "give hazard_drr or hazard_ratio, not both")
         drr = _per_regimen(s.get("drr"), f"{path}.drr", regimens, 1.0)
-        hr = (
-            drr
-            if s.get("hazard_ratio") is None
-            else _per_regimen(s["hazard_ratio"], f"{path}.hazard_ratio", regimens, 1.0)
-        )
+        hkey = "hazard_drr" if "hazard_drr" in s else "hazard_ratio"
+        hr = drr if s.get(hkey) is None else _per_regimen(s[hkey], f"{path}.{hkey}", regimens, 1.0)
         pop = _per_regimen(s.get("population_slope"), f"{path}.population_slope", regimens, 1.0)
+        entry = s.get("entry_month")
         out[str(name)] = Scenario(
             name=str(name),
             drr=drr,
             hazard_ratio=hr,
             population_slope=pop,
             description=str(s.get("description", "")),
+            accrual_per_month=None
+            if s.get("accrual_per_month") is None
+            else _num(s["accrual_per_month"], f"{path}.accrual_per_month"),
+            dropout_per_month=None
+            if s.get("dropout_per_month") is None
+            else _num(s["dropout_per_month"], f"{path}.dropout_per_month"),
+            entry_month=None
+            if entry is None
+            else _per_regimen(entry, f"{path}.entry_month", regimens, 0.0)
+            if not isinstance(entry, Mapping)
+            else tuple(
+                _num(entry.get(r.name, r.entry_month), f"{path}.entry_month.{r.name}")
+                for r in regimens
+            ),
+            time_trend=_num(s.get("time_trend", 0.0), f"{path}.time_trend"),
         )
     return out
 

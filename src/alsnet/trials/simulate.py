@@ -44,11 +44,12 @@ blocks, so results do not depend on ``n_chunks``, ``n_jobs`` or ``backend``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
@@ -56,10 +57,14 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import special
 
+from alsnet.trials._errors import TrialDesignError
 from alsnet.trials.backends import group_blocks, resolve_jobs, run_chunks, spawn_blocks
-from alsnet.trials.design import WEEKS_TO_MONTHS, PlatformDesign, Scenario
+from alsnet.trials.design import WEEKS_TO_MONTHS, OutcomeSpec, PlatformDesign, Scenario
+from alsnet.trials.outcomes import OutcomeLibrary
+from alsnet.trials.scenarios import apply_scenario
 
 if TYPE_CHECKING:
+    from alsnet.cohort import Cohort
     from alsnet.trials.adaptive import AdaptiveDesign, AdaptiveResult, AdaptiveScenario
 
 __all__ = [
@@ -67,6 +72,7 @@ __all__ = [
     "EnrolmentSchedule",
     "SimulationResult",
     "enrolment_schedule",
+    "random_enrolment",
     "simulate",
 ]
 
@@ -173,6 +179,17 @@ _METRICS = (
     "mean_duration_months",
     "mean_drr",
 )
+#: Further operating characteristics (with ``*_se``); optional for backward compatibility.
+_EXTRA_METRICS = (
+    "p_early_success",
+    "mean_placebo_n",
+    "mean_controls_n",
+    "bias_drr",
+)
+
+
+def _empty() -> FloatArray:
+    return np.zeros(0)
 
 
 def _json_float(x: float) -> float | None:
@@ -191,6 +208,12 @@ class SimulationResult:
     regimen's entry to its stopping look; ``mean_drr``: mean estimated DRR at the stopping
     look; ``true_drr``: the scenario's DRR. ``futility_by_look[r][k]`` is
     ``(P(futility stop at interim k), mean estimated DRR of those stops)`` (NaN if none).
+
+    Further: ``p_early_success`` (success at an interim); ``max_n`` (largest number of
+    patients randomised to the regimen in any simulated trial; no SE); ``mean_placebo_n``
+    (placebo exposure: the regimen's own placebo patients randomised); ``mean_controls_n``
+    (placebo patients, own and shared, with >= 2 ALSFRS-R visits in the stopping analysis);
+    ``bias_drr`` (``mean_drr - true_drr``; its SE is ``mean_drr_se``); ``outcome_source``.
     """
 
     design: str
@@ -211,13 +234,29 @@ class SimulationResult:
     mean_drr: FloatArray
     mean_drr_se: FloatArray
     futility_by_look: tuple[tuple[tuple[float, float], ...], ...] = ()
+    p_early_success: FloatArray = field(default_factory=_empty)
+    p_early_success_se: FloatArray = field(default_factory=_empty)
+    mean_placebo_n: FloatArray = field(default_factory=_empty)
+    mean_placebo_n_se: FloatArray = field(default_factory=_empty)
+    mean_controls_n: FloatArray = field(default_factory=_empty)
+    mean_controls_n_se: FloatArray = field(default_factory=_empty)
+    bias_drr: FloatArray = field(default_factory=_empty)
+    bias_drr_se: FloatArray = field(default_factory=_empty)
+    max_n: FloatArray = field(default_factory=_empty)
+    outcome_source: str = "parametric"
+
+    def _metrics(self) -> tuple[str, ...]:
+        extra = tuple(m for m in _EXTRA_METRICS if getattr(self, m).size == len(self.regimens))
+        return _METRICS + extra
 
     def summary(self) -> pd.DataFrame:
         """One row per regimen: true DRR, each metric and its Monte Carlo SE."""
         data: dict[str, Any] = {"regimen": list(self.regimens), "true_drr": list(self.true_drr)}
-        for m in _METRICS:
+        for m in self._metrics():
             data[m] = getattr(self, m)
             data[f"{m}_se"] = getattr(self, f"{m}_se")
+        if self.max_n.size == len(self.regimens):
+            data["max_n"] = self.max_n
         return pd.DataFrame(data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -225,9 +264,11 @@ class SimulationResult:
         rows = []
         for i, name in enumerate(self.regimens):
             row: dict[str, Any] = {"name": name, "true_drr": float(self.true_drr[i])}
-            for m in _METRICS:
+            for m in self._metrics():
                 row[m] = _json_float(getattr(self, m)[i])
                 row[f"{m}_se"] = _json_float(getattr(self, f"{m}_se")[i])
+            if self.max_n.size == len(self.regimens):
+                row["max_n"] = _json_float(self.max_n[i])
             if self.futility_by_look:
                 row["futility_by_look"] = [
                     {"p": p, "mean_drr": _json_float(d)} for p, d in self.futility_by_look[i]
@@ -239,6 +280,7 @@ class SimulationResult:
             "sims": self.sims,
             "seed": self.seed,
             "elapsed_s": self.elapsed_s,
+            "outcome_source": self.outcome_source,
             "regimens": rows,
         }
 
@@ -272,7 +314,10 @@ def _draw_block(
     sched: EnrolmentSchedule,
     n: int,
     rng: np.random.Generator,
+    library: OutcomeLibrary | None = None,
+    enrol: FloatArray | None = None,
 ) -> _Outcomes:
+    """Arms and outcomes of ``n`` trials; ``enrol`` (S, P) overrides ``sched.enrol_month``."""
     a, p = design.allocation
     bs = a + p
     t = np.asarray(design.visit_weeks) * WEEKS_TO_MONTHS
@@ -289,16 +334,35 @@ def _draw_block(
     drr = np.asarray(scenario.drr)[sched.regimen]
     hr = np.asarray(scenario.hazard_ratio)[sched.regimen]
     pop = np.asarray(scenario.population_slope)[sched.regimen]
+    # calendar-time drift: slope and hazard multiplier by enrolment month
+    trend: FloatArray | float = 1.0
+    if scenario.time_trend != 0.0:
+        e = sched.enrol_month if enrol is None else enrol
+        trend = 1.0 + scenario.time_trend * np.where(np.isfinite(e), e, 0.0)
     out = design.outcome
-    slope = out.slope_mean * pop + out.slope_sd * rng.standard_normal((n, n_pat))
-    slope = np.where(active, slope * drr, slope)
-    y = slope[:, :, None] * t + out.residual_sd * rng.standard_normal((n, n_pat, t.size))
-    lam_death = -math.log1p(-out.mortality_24w) / (24.0 * WEEKS_TO_MONTHS)
-    rate = lam_death * np.where(active, hr, 1.0) + (
-        -math.log1p(-design.dropout_per_month) if design.dropout_per_month > 0 else 0.0
-    )
-    with np.errstate(divide="ignore"):
-        stop = rng.exponential(1.0, (n, n_pat)) / np.maximum(rate, 1e-300)
+    drop = -math.log1p(-design.dropout_per_month) if design.dropout_per_month > 0 else 0.0
+    if library is None:
+        slope = out.slope_mean * pop * trend + out.slope_sd * rng.standard_normal((n, n_pat))
+        slope = np.where(active, slope * drr, slope)
+        y = slope[:, :, None] * t + out.residual_sd * rng.standard_normal((n, n_pat, t.size))
+        lam_death = -math.log1p(-out.mortality_24w) / (24.0 * WEEKS_TO_MONTHS)
+        rate = lam_death * np.where(active, hr, 1.0) * trend + drop
+        with np.errstate(divide="ignore"):
+            stop = rng.exponential(1.0, (n, n_pat)) / np.maximum(rate, 1e-300)
+    else:
+        if library.curves.shape[1] != t.size:
+            raise ValueError("outcome library was built for other visit weeks")
+        idx = rng.integers(0, library.curves.shape[0], (n, n_pat))
+        mult = pop * trend * np.where(active, drr, 1.0)
+        y = library.curves[idx] * np.asarray(mult)[..., None]
+        if library.residuals is not None:
+            y += library.residuals[rng.integers(0, library.residuals.size, y.shape)]
+        elif library.residual_sd > 0:
+            y += library.residual_sd * rng.standard_normal(y.shape)
+        death = library.event_months[idx] / (np.where(active, hr, 1.0) * trend)
+        with np.errstate(divide="ignore"):
+            dropout = rng.exponential(1.0, (n, n_pat)) / drop if drop > 0 else np.inf
+        stop = np.minimum(death, dropout)
     k_surv = np.maximum(np.searchsorted(t, stop, side="left"), 1).astype(np.int64)
     zeros = np.zeros((n, n_pat, 1))
     cy = np.concatenate([zeros, np.cumsum(y, axis=-1)], axis=-1)
@@ -330,10 +394,15 @@ class _Context:
     dof: FloatArray  # (V+1,) max(k - 2, 0)
     gidx: IntArray  # (S*P,) flat (trial, regimen x arm) group index
     plc: FloatArray  # (S, P) 1 for placebo patients
-    ctrl: FloatArray  # (P, R) control eligibility
+    ctrl: FloatArray  # (P, R) control eligibility, or (S, P, R) per trial
 
 
-def _context(design: PlatformDesign, sched: EnrolmentSchedule, oc: _Outcomes) -> _Context:
+def _context(
+    design: PlatformDesign,
+    sched: EnrolmentSchedule,
+    oc: _Outcomes,
+    ctrl: BoolArray | None = None,
+) -> _Context:
     t = np.asarray(design.visit_weeks) * WEEKS_TO_MONTHS
     k = np.arange(t.size + 1)
     ct = np.concatenate([[0.0], np.cumsum(t)])
@@ -355,7 +424,7 @@ def _context(design: PlatformDesign, sched: EnrolmentSchedule, oc: _Outcomes) ->
         dof=np.maximum(k - 2, 0).astype(np.float64),
         gidx=(np.arange(n_s)[:, None] * n_g + grp).ravel(),
         plc=(~oc.active).astype(np.float64),
-        ctrl=_control_masks(design, sched).astype(np.float64),
+        ctrl=(_control_masks(design, sched) if ctrl is None else ctrl).astype(np.float64),
     )
 
 
@@ -403,9 +472,13 @@ def _analyse(
     g_ws = _group_sums(ctx, ws, n_s, n_g)
     wa = g_w[:, 1::2]
     ma = g_ws[:, 1::2] / np.maximum(wa, _EPS)
-    both = np.concatenate([w * ctx.plc, ws * ctx.plc]) @ ctx.ctrl  # (2S, R)
-    wp = both[:n_s]
-    mp = both[n_s:] / np.maximum(wp, _EPS)
+    if ctx.ctrl.ndim == 2:
+        both = np.concatenate([w * ctx.plc, ws * ctx.plc]) @ ctx.ctrl  # (2S, R)
+        wp = both[:n_s]
+        mp = both[n_s:] / np.maximum(wp, _EPS)
+    else:  # per-trial control eligibility (subgroup regimens), ctrl (S, P, R)
+        wp = np.einsum("sp,spr->sr", w * ctx.plc, ctx.ctrl)
+        mp = np.einsum("sp,spr->sr", ws * ctx.plc, ctx.ctrl) / np.maximum(wp, _EPS)
     ok = (wa > 0) & (wp > 0)
     # slopes are negative; clip so the log is defined (a non-declining mean is rare)
     est = np.log(np.maximum(-ma, 1e-3)) - np.log(np.maximum(-mp, 1e-3))
@@ -431,80 +504,306 @@ def _control_masks(design: PlatformDesign, sched: EnrolmentSchedule) -> BoolArra
     return own | ((e >= lo[None, :] - wmo - 1e-9) & (e <= hi[None, :] + wmo + 1e-9))
 
 
+def _slot_schedule(design: PlatformDesign) -> EnrolmentSchedule:
+    """Fixed patient slots (regimen, order) for trial-specific (random) enrolment."""
+    ns = [r.n for r in design.regimens]
+    reg = np.repeat(np.arange(len(ns)), ns).astype(np.int64)
+    order = np.concatenate([np.arange(k) for k in ns]).astype(np.int64)
+    return EnrolmentSchedule(reg, np.zeros(reg.size), order, ())
+
+
+def _eligible(design: PlatformDesign, n: int, m: int, rng: np.random.Generator) -> BoolArray:
+    """Draw ``n x m`` patients' traits; eligibility for each regimen, shape ``(n, m, R)``."""
+    vals: dict[str, Any] = {}
+    for tr in design.population:
+        if tr.kind == "binary":
+            vals[tr.name] = (rng.random((n, m)) < tr.p).astype(np.int64)
+        elif tr.kind == "categorical":
+            cum = np.cumsum(tr.probs)
+            cum[-1] = np.inf
+            vals[tr.name] = np.searchsorted(cum, rng.random((n, m)), side="right")
+        else:
+            vals[tr.name] = tr.mean + tr.sd * rng.standard_normal((n, m))
+    traits = {t.name: t for t in design.population}
+    out = np.ones((n, m, len(design.regimens)), dtype=bool)
+    for r, reg in enumerate(design.regimens):
+        for name, crit in reg.eligibility:
+            v = vals[name]
+            tr = traits[name]
+            if tr.kind == "binary":
+                ok = v == crit
+            elif tr.kind == "categorical":
+                ok = np.isin(v, [tr.categories.index(c) for c in crit])
+            else:
+                ok = (v >= crit[0]) & (v <= crit[1])
+            out[:, :, r] &= ok
+    return out
+
+
+def random_enrolment(
+    design: PlatformDesign, n: int, rng: np.random.Generator
+) -> tuple[FloatArray, BoolArray]:
+    """Trial-specific enrolment of a design with subgroup-restricted regimens.
+
+    Patients arrive every ``1 / accrual_per_month`` months with traits drawn from
+    ``design.population``; each is randomised with equal probability among the open regimens
+    (entered and not full) they are eligible for, and is not enrolled when there is none
+    (screen failure). One loop step per arrival, vectorised over the ``n`` trials.
+
+    Returns
+    -------
+    enrol : ndarray, shape (n, P)
+        Enrolment month of each slot of :func:`_slot_schedule` (regimen-major order).
+    eligible : ndarray, shape (n, P, R)
+        Whether the patient in each slot could enter each regimen (shared-control rule).
+    """
+    regs = design.regimens
+    r_count = len(regs)
+    cap = np.array([r.n for r in regs])
+    entry = np.array([r.entry_month for r in regs])
+    n_max = int(cap.max())
+    dt = 1.0 / design.accrual_per_month
+    frac = np.array([design.eligible_fraction(i) for i in range(r_count)])
+    k_max = int(2.0 * np.sum(cap / frac) + entry.max() / dt + 100)
+    count = np.zeros((n, r_count), dtype=np.int64)
+    enrol = np.full((n, r_count, n_max), np.inf)
+    elig_slot = np.zeros((n, r_count, n_max, r_count), dtype=bool)
+    batch = 512
+    rows = np.arange(n)
+    k = 0
+    el_b = np.zeros((n, 0, r_count), dtype=bool)
+    u_b = np.zeros((n, 0))
+    while not (count >= cap).all():
+        if k >= k_max:
+            worst = int(np.argmin((count / cap).min(axis=0)))
+            raise TrialDesignError(
+                f"regimens[{worst}].eligibility: regimen {regs[worst].name!r} not filled after "
+                f"{k_max} arrivals (eligible fraction {frac[worst]:.3g})"
+            )
+        j = k % batch
+        if j == 0:
+            el_b = _eligible(design, n, batch, rng)
+            u_b = rng.random((n, batch))
+        t = k * dt
+        cand = el_b[:, j] & (entry <= t + 1e-12) & (count < cap)
+        n_c = cand.sum(axis=1)
+        who = n_c > 0
+        if who.any():
+            pick = np.argmax(np.cumsum(cand, axis=1) > (u_b[:, j] * n_c)[:, None], axis=1)
+            s_i, r_i = rows[who], pick[who]
+            c_i = count[s_i, r_i]
+            enrol[s_i, r_i, c_i] = t
+            elig_slot[s_i, r_i, c_i] = el_b[who, j]
+            count[s_i, r_i] += 1
+        k += 1
+    slots = _slot_schedule(design)
+    return enrol[:, slots.regimen, slots.order], elig_slot[:, slots.regimen, slots.order]
+
+
+def _trial_looks(design: PlatformDesign, enrol: FloatArray, regimen: IntArray) -> FloatArray:
+    """Look times per trial and regimen from trial-specific enrolment, ``(S, R, K)``, inf-padded."""
+    im = design.interims
+    fu = design.follow_up_months
+    every = im.every_weeks * WEEKS_TO_MONTHS
+    per_reg = []
+    for r in range(len(design.regimens)):
+        e = enrol[:, regimen == r]  # (S, n_r), increasing
+        final = (
+            e[:, -1] + fu
+            if im.final is None
+            else e[:, im.final[0] - 1] + im.final[1] * (WEEKS_TO_MONTHS)
+        )
+        if im.looks is not None:
+            lk = np.sort(
+                np.stack([e[:, n - 1] + w * WEEKS_TO_MONTHS for n, w in im.looks], axis=1), axis=1
+            )
+            lk = np.where(lk < final[:, None], lk, np.inf)
+        elif im.first_n is not None:
+            first = e[:, im.first_n - 1] + fu
+            k_n = int(np.nanmax(np.ceil((final - first) / every))) + 1
+            if im.max_interims:
+                k_n = min(k_n, im.max_interims)
+            lk = first[:, None] + every * np.arange(max(k_n, 0))[None, :]
+            lk = np.where(lk < (final - every / 2)[:, None], lk, np.inf)
+        else:
+            lk = np.zeros((e.shape[0], 0))
+        lk = np.sort(lk, axis=1)
+        n_int = np.isfinite(lk).sum(axis=1)
+        full = np.concatenate([lk, np.full((e.shape[0], 1), np.inf)], axis=1)
+        full[np.arange(e.shape[0]), n_int] = final
+        per_reg.append(full)
+    k_all = max(x.shape[1] for x in per_reg)
+    return np.stack(
+        [np.pad(x, ((0, 0), (0, k_all - x.shape[1])), constant_values=np.inf) for x in per_reg],
+        axis=1,
+    )
+
+
+def _trial_controls(
+    design: PlatformDesign, enrol: FloatArray, eligible: BoolArray, regimen: IntArray
+) -> BoolArray:
+    """Per-trial control masks ``(S, P, R)``: own placebo, or eligible (concurrent) placebo."""
+    r_count = len(design.regimens)
+    own = (regimen[:, None] == np.arange(r_count)[None, :])[None, :, :]
+    rule = design.control_sharing.rule
+    if rule == "own":
+        return np.broadcast_to(own, eligible.shape).copy()
+    if rule == "all":
+        return own | eligible
+    wmo = design.control_sharing.window_months
+    lo = np.stack([enrol[:, regimen == r].min(axis=1) for r in range(r_count)], axis=1)
+    hi = np.stack([enrol[:, regimen == r].max(axis=1) for r in range(r_count)], axis=1)
+    e = enrol[:, :, None]
+    conc = (e >= lo[:, None, :] - wmo - 1e-9) & (e <= hi[:, None, :] + wmo + 1e-9)
+    return own | (conc & eligible)
+
+
 def _run_chunk(
     design: PlatformDesign,
     scenario: Scenario,
     seeds: list[np.random.SeedSequence],
     sizes: list[int],
+    library: OutcomeLibrary | None = None,
 ) -> dict[str, FloatArray]:
-    """Simulate the blocks ``seeds`` (sizes ``sizes``); per-trial outcomes, shape ``(S, R)``."""
-    sched = enrolment_schedule(design)
-    parts = [
-        _draw_block(design, scenario, sched, n, np.random.default_rng(ss))
-        for ss, n in zip(seeds, sizes, strict=True)
-    ]
-    oc = _concat(parts)
-    n_sims = oc.active.shape[0]
+    """Simulate the blocks ``seeds`` (sizes ``sizes``); per-trial outcomes, shape ``(S, R)``.
+
+    Looks are processed per trial in calendar order (event ``j`` of every trial at once);
+    with a deterministic schedule every trial has the same sequence of looks.
+    """
     r_count = len(design.regimens)
-    ctx = _context(design, sched, oc)
+    random_enrol = design.has_subgroups
+    if random_enrol:
+        sched = _slot_schedule(design)
+        parts, enrols, eligs = [], [], []
+        for ss, n in zip(seeds, sizes, strict=True):
+            rng = np.random.default_rng(ss)
+            e_b, el_b = random_enrolment(design, n, rng)
+            parts.append(_draw_block(design, scenario, sched, n, rng, library, e_b))
+            enrols.append(e_b)
+            eligs.append(el_b)
+        oc = _concat(parts)
+        enrol = np.concatenate(enrols)
+        ctrl: BoolArray | None = _trial_controls(
+            design, enrol, np.concatenate(eligs), sched.regimen
+        )
+        look_t = _trial_looks(design, enrol, sched.regimen)
+    else:
+        sched = enrolment_schedule(design)
+        parts = [
+            _draw_block(design, scenario, sched, n, np.random.default_rng(ss), library)
+            for ss, n in zip(seeds, sizes, strict=True)
+        ]
+        oc = _concat(parts)
+        n_s0 = oc.active.shape[0]
+        enrol = np.broadcast_to(sched.enrol_month, (n_s0, sched.enrol_month.size))
+        ctrl = None
+        k_all = max(len(lk) for lk in sched.looks)
+        look_t = np.full((n_s0, r_count, k_all), np.inf)
+        for r, lk in enumerate(sched.looks):
+            look_t[:, r, : len(lk)] = lk
+    n_sims = oc.active.shape[0]
+    ctx = _context(design, sched, oc, ctrl)
     t = np.asarray(design.visit_weeks) * WEEKS_TO_MONTHS
-    events = sorted(
-        (lt, r, i == len(lk) - 1, i) for r, lk in enumerate(sched.looks) for i, lt in enumerate(lk)
-    )
+    # per trial: events sorted by calendar time (regimen, look index, final?)
+    n_looks = np.isfinite(look_t).sum(axis=2)  # (S, R)
+    k_all = look_t.shape[2]
+    ev_t = look_t.reshape(n_sims, -1)
+    ev_r = np.repeat(np.arange(r_count), k_all)[None, :].repeat(n_sims, axis=0)
+    ev_k = np.tile(np.arange(k_all), r_count)[None, :].repeat(n_sims, axis=0)
+    order = np.argsort(ev_t, axis=1, kind="stable")
+    ev_t = np.take_along_axis(ev_t, order, axis=1)
+    ev_r = np.take_along_axis(ev_r, order, axis=1)
+    ev_k = np.take_along_axis(ev_k, order, axis=1)
+    rows = np.arange(n_sims)
+    ev_fin = ev_k == n_looks[rows[:, None], ev_r] - 1
     stop_time = np.full((n_sims, r_count), np.inf)
     success = np.zeros((n_sims, r_count), dtype=bool)
+    early_success = np.zeros((n_sims, r_count), dtype=bool)
     futile = np.zeros((n_sims, r_count), dtype=bool)
     drr_hat = np.full((n_sims, r_count), np.nan)
     stop_look = np.full((n_sims, r_count), -1.0)
+    n_ctrl = np.full((n_sims, r_count), np.nan)
     suc_c = math.log(design.success.drr)
     fut = design.futility
     z_s = float(special.ndtri(design.success.threshold))
     fq = design.frequentist
-    eff_z, fut_z = _frequentist_bounds(design, sched) if fq is not None else ((), ())
-    for when in sorted({e[0] for e in events}):
-        regs_here = [(r, is_final, i) for (lt, r, is_final, i) in events if lt == when]
-        enrolled = sched.enrol_month[None, :] <= stop_time[:, sched.regimen]  # (S, P)
-        k_cal = np.searchsorted(t, when - sched.enrol_month + 1e-9, side="right")  # (P,)
-        k_obs = np.where(enrolled, np.minimum(k_cal[None, :], oc.k_surv), 0)
+    if fq is not None:
+        eff_tab, fut_tab = _frequentist_tables(design, k_all)
+    plc = ctx.plc
+    for j in range(ev_t.shape[1]):
+        when = ev_t[:, j]
+        has = np.isfinite(when)
+        if not has.any():
+            break
+        w_t = np.where(has, when, 0.0)
+        rr = ev_r[:, j]
+        look = ev_k[:, j]
+        is_final = ev_fin[:, j]
+        enrolled = enrol <= stop_time[:, sched.regimen]  # (S, P)
+        k_cal = np.searchsorted(t, w_t[:, None] - enrol + 1e-9, side="right")  # (S, P)
+        k_obs = np.where(enrolled, np.minimum(k_cal, oc.k_surv), 0)
         est, se = _analyse(design, ctx, oc, k_obs)
-        for r, is_final, look in regs_here:
-            live = np.isinf(stop_time[:, r])
-            e_r, s_r = est[:, r], se[:, r]
-            valid = np.isfinite(e_r) & np.isfinite(s_r)
-            lose = np.zeros(n_sims, dtype=bool)
-            if fq is not None:
-                z = -e_r / np.where(valid, s_r, 1.0)
-                decide = live & valid & (z > eff_z[r][look])
-                if not is_final:
-                    lose = live & valid & ~decide & (z < fut_z[r][look])
-            else:
-                win = valid & ((suc_c - e_r) / np.where(valid, s_r, 1.0) > z_s)
-                decide = live & (win if (is_final or design.success.early) else False)
-            if fq is None and not is_final and fut is not None:
-                p_fut = _norm_cdf((math.log(fut.drr) - e_r) / np.where(valid, s_r, 1.0))
-                lose = live & valid & ~decide & (p_fut < fut.threshold)
-            success[:, r] |= decide
-            futile[:, r] |= lose
-            stopping = decide | lose | (live & is_final)
-            stop_time[stopping, r] = when
-            drr_hat[stopping, r] = np.exp(e_r[stopping])
-            stop_look[stopping, r] = look
+        e_r, s_r = est[rows, rr], se[rows, rr]
+        live = has & np.isinf(stop_time[rows, rr])
+        valid = np.isfinite(e_r) & np.isfinite(s_r)
+        s_safe = np.where(valid, s_r, 1.0)
+        lose = np.zeros(n_sims, dtype=bool)
+        if fq is not None:
+            z = -e_r / s_safe
+            k_r = n_looks[rows, rr]
+            decide = live & valid & (z > eff_tab[k_r, look])
+            lose = live & valid & ~decide & ~is_final & (z < fut_tab[k_r, look])
+        else:
+            win = valid & ((suc_c - e_r) / s_safe > z_s)
+            decide = live & win & (is_final | design.success.early)
+            if fut is not None:
+                p_fut = _norm_cdf((math.log(fut.drr) - e_r) / s_safe)
+                lose = live & valid & ~decide & ~is_final & (p_fut < fut.threshold)
+        stopping = decide | lose | (live & is_final)
+        i = np.flatnonzero(stopping)
+        ri = rr[i]
+        success[i[decide[i]], ri[decide[i]]] = True
+        early_success[i[decide[i] & ~is_final[i]], ri[decide[i] & ~is_final[i]]] = True
+        futile[i[lose[i]], ri[lose[i]]] = True
+        stop_time[i, ri] = when[i]
+        drr_hat[i, ri] = np.exp(e_r[i])
+        stop_look[i, ri] = look[i]
+        used = plc * (k_obs >= 2)
+        nc = used @ ctx.ctrl if ctx.ctrl.ndim == 2 else np.einsum("sp,spr->sr", used, ctx.ctrl)
+        n_ctrl[i, ri] = nc[i, ri]
     entry = np.array([rg.entry_month for rg in design.regimens])
-    n_enr = np.stack(
-        [
-            (sched.enrol_month[None, sched.regimen == r] <= stop_time[:, r : r + 1]).sum(axis=1)
-            for r in range(r_count)
-        ],
-        axis=1,
-    ).astype(np.float64)
+    onehot = (sched.regimen[:, None] == np.arange(r_count)[None, :]).astype(np.float64)
+    in_trial = (enrol <= stop_time[:, sched.regimen]).astype(np.float64)
     return {
         "success": success.astype(np.float64),
+        "early_success": early_success.astype(np.float64),
         "futile": futile.astype(np.float64),
-        "n": n_enr,
+        "n": in_trial @ onehot,
+        "n_placebo": (in_trial * plc) @ onehot,
+        "n_controls": n_ctrl,
         "duration": stop_time - entry[None, :],
         "drr": drr_hat,
         "look": stop_look,
     }
+
+
+def _frequentist_tables(design: PlatformDesign, k_max: int) -> tuple[FloatArray, FloatArray]:
+    """Efficacy and futility z bounds indexed ``[number of looks, look]`` (``(K+1, K)``)."""
+    eff = np.full((k_max + 1, k_max), np.inf)
+    fut = np.full((k_max + 1, k_max), -np.inf)
+    for k in range(1, k_max + 1):
+        e_k, f_k = _frequentist_bounds(
+            design,
+            EnrolmentSchedule(
+                np.zeros(0, dtype=np.int64),
+                np.zeros(0),
+                np.zeros(0, dtype=np.int64),
+                (tuple(range(k)),),
+            ),
+        )
+        eff[k, :k] = e_k[0]
+        fut[k, :k] = f_k[0]
+    return eff, fut
 
 
 def _frequentist_bounds(
@@ -567,6 +866,9 @@ def simulate(
     backend: str = ...,
     n_jobs: int | None = ...,
     n_workers: int | None = ...,
+    outcome_source: str | OutcomeLibrary | None = ...,
+    cohort: Cohort | None = ...,
+    twin: Any = ...,
 ) -> SimulationResult: ...
 
 
@@ -581,6 +883,9 @@ def simulate(
     backend: str = ...,
     n_jobs: int | None = ...,
     n_workers: int | None = ...,
+    outcome_source: str | OutcomeLibrary | None = ...,
+    cohort: Cohort | None = ...,
+    twin: Any = ...,
 ) -> AdaptiveResult: ...
 
 
@@ -595,6 +900,9 @@ def simulate(
     backend: str = ...,
     n_jobs: int | None = ...,
     n_workers: int | None = ...,
+    outcome_source: str | OutcomeLibrary | None = ...,
+    cohort: Cohort | None = ...,
+    twin: Any = ...,
 ) -> SimulationResult | AdaptiveResult: ...
 
 
@@ -608,6 +916,10 @@ def simulate(
     backend: str = "local",
     n_jobs: int | None = None,
     n_workers: int | None = None,
+    outcome_source: str | OutcomeLibrary | None = None,
+    cohort: Cohort | None = None,
+    twin: Any = None,
+    sims: int | None = None,
 ) -> SimulationResult | AdaptiveResult:
     """Simulate ``n_sims`` platform trials under ``scenario`` and summarise per regimen.
 
@@ -636,6 +948,18 @@ def simulate(
         Parallel workers (default: every available core). Does not change the results.
     n_workers
         Deprecated alias of ``n_jobs``.
+    outcome_source
+        ``"parametric"``, ``"bootstrap"``, ``"twin"`` or a prepared
+        :class:`~alsnet.trials.outcomes.OutcomeLibrary` (default: the design's
+        ``outcomes.source``). See :mod:`alsnet.trials.outcomes`.
+    cohort
+        Registry cohort for the ``bootstrap`` and ``twin`` sources (default: the synthetic
+        cohort of the design's ``outcomes`` block).
+    twin
+        Fitted digital twin for the ``twin`` source (default: a
+        :class:`~alsnet.twin.TwinModel` fitted on ``cohort``).
+    sims
+        Alias of ``n_sims``.
 
     Returns
     -------
@@ -650,10 +974,12 @@ def simulate(
     >>> bool(res.p_success[0] > 0.5 > res.p_success[1])
     True
     >>> sorted(res.to_dict())
-    ['design', 'elapsed_s', 'regimens', 'scenario', 'seed', 'sims']
+    ['design', 'elapsed_s', 'outcome_source', 'regimens', 'scenario', 'seed', 'sims']
     """
     if n_jobs is None and n_workers is not None:
         n_jobs = n_workers
+    if sims is not None:
+        n_sims = sims
     if not isinstance(design, PlatformDesign):
         from alsnet.trials.adaptive import simulate_adaptive
 
@@ -673,13 +999,18 @@ def simulate(
     if not isinstance(scenario, str | Scenario):
         raise TypeError("a platform design needs a Scenario or a scenario name")
     sc = design.scenario(scenario) if isinstance(scenario, str) else scenario
+    if len(sc.drr) != len(design.regimens):
+        raise TrialDesignError(f"scenario {sc.name}: needs one DRR per regimen")
     t0 = time.perf_counter()
+    library = _resolve_library(design, outcome_source, cohort, twin)
+    design = apply_scenario(design, sc)
     jobs = resolve_jobs(backend, n_jobs)
     seeds, sizes = spawn_blocks(n_sims, seed, BLOCK_SIZE)
     if n_chunks is None:
         n_chunks = max(1, round(n_sims / 1000), jobs)
     chunks = group_blocks(seeds, sizes, n_chunks)
-    outs = run_chunks(_run_chunk, (design, sc), chunks, backend=backend, n_jobs=n_jobs)
+    args: tuple[Any, ...] = (design, sc) if library is None else (design, sc, library)
+    outs = run_chunks(_run_chunk, args, chunks, backend=backend, n_jobs=n_jobs)
     res = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
     elapsed = time.perf_counter() - t0
     log.info("simulated %d trials of %s/%s in %.2f s", n_sims, design.name, sc.name, elapsed)
@@ -688,6 +1019,13 @@ def simulate(
     mn, mn_se = _mean_se(res["n"])
     md, md_se = _mean_se(res["duration"])
     mdrr, mdrr_se = _mean_se(res["drr"])
+    pes, pes_se = _mean_se(res["early_success"])
+    mpl, mpl_se = _mean_se(res["n_placebo"])
+    mct, mct_se = _mean_se(res["n_controls"])
+    true = np.asarray(sc.drr, dtype=np.float64)
+    fbl: tuple[tuple[tuple[float, float], ...], ...] = ()
+    if not design.has_subgroups:  # look times differ between trials otherwise
+        fbl = _futility_by_look(res, enrolment_schedule(design))
     return SimulationResult(
         design=design.name,
         scenario=sc.name,
@@ -706,5 +1044,55 @@ def simulate(
         mean_duration_months_se=md_se,
         mean_drr=mdrr,
         mean_drr_se=mdrr_se,
-        futility_by_look=_futility_by_look(res, enrolment_schedule(design)),
+        futility_by_look=fbl,
+        p_early_success=pes,
+        p_early_success_se=pes_se,
+        mean_placebo_n=mpl,
+        mean_placebo_n_se=mpl_se,
+        mean_controls_n=mct,
+        mean_controls_n_se=mct_se,
+        bias_drr=mdrr - true,
+        bias_drr_se=mdrr_se,
+        max_n=res["n"].max(axis=0),
+        outcome_source="parametric" if library is None else library.source,
     )
+
+
+def _resolve_library(
+    design: PlatformDesign,
+    source: str | OutcomeLibrary | None,
+    cohort: Cohort | None,
+    twin: Any,
+) -> OutcomeLibrary | None:
+    """The outcome library of the requested source (None: parametric)."""
+    if isinstance(source, OutcomeLibrary):
+        return source
+    name = design.outcomes.source if source is None else source
+    if name == "parametric":
+        return None
+    if name not in ("bootstrap", "twin"):
+        raise TrialDesignError(
+            f"outcome_source: must be parametric, bootstrap, twin or an OutcomeLibrary, "
+            f"got {name!r}"
+        )
+    from alsnet.trials import outcomes
+
+    if cohort is None and twin is None:
+        spec = dataclasses.replace(
+            design,
+            outcomes=OutcomeSpec(
+                source=name,
+                cohort_n=design.outcomes.cohort_n,
+                cohort_seed=design.outcomes.cohort_seed,
+            ),
+        )
+        return outcomes.library_for(spec)
+    if cohort is None:
+        raise TrialDesignError("outcome_source: a twin needs the cohort whose patients it draws")
+    if name == "bootstrap":
+        return outcomes.bootstrap_library(cohort, design)
+    if twin is None:
+        from alsnet.twin import TwinModel
+
+        twin = TwinModel(random_state=design.outcomes.cohort_seed).fit(cohort)
+    return outcomes.twin_library(twin, cohort, design, seed=design.outcomes.cohort_seed)

@@ -1,0 +1,50 @@
+"""Scenario handling: apply a scenario's design overrides (accrual, dropout, staggered starts).
+
+A :class:`~alsnet.trials.design.Scenario` states the truth (DRR on the slope, a separate hazard
+ratio for mortality, non-exchangeable regimen populations, calendar-time drift) and may
+override operational parameters of the design: ``accrual_per_month``, ``dropout_per_month``
+and the regimens' ``entry_month`` (staggered starts). :func:`apply_scenario` returns the design
+the simulator runs for that scenario.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from alsnet.trials._errors import TrialDesignError
+from alsnet.trials.design import PlatformDesign, Scenario
+
+__all__ = ["apply_scenario"]
+
+
+def apply_scenario(design: PlatformDesign, scenario: Scenario) -> PlatformDesign:
+    """``design`` with the scenario's overrides applied (the same object when there are none).
+
+    Raises
+    ------
+    TrialDesignError
+        When the overrides are invalid for the design (wrong number of entry months, or a
+        calendar-time drift that makes the slope multiplier non-positive within 20 years).
+    """
+    if 1.0 + scenario.time_trend * 240.0 <= 0.0:
+        raise TrialDesignError(
+            f"scenarios.{scenario.name}.time_trend: slope multiplier 1 + trend * month turns "
+            f"non-positive within 240 months (trend {scenario.time_trend:g})"
+        )
+    kw: dict[str, object] = {}
+    if scenario.accrual_per_month is not None:
+        kw["accrual_per_month"] = scenario.accrual_per_month
+    if scenario.dropout_per_month is not None:
+        kw["dropout_per_month"] = scenario.dropout_per_month
+    if scenario.entry_month is not None:
+        if len(scenario.entry_month) != len(design.regimens):
+            raise TrialDesignError(
+                f"scenarios.{scenario.name}.entry_month: needs one value per regimen"
+            )
+        kw["regimens"] = tuple(
+            dataclasses.replace(r, entry_month=float(e))
+            for r, e in zip(design.regimens, scenario.entry_month, strict=True)
+        )
+    if not kw:
+        return design
+    return dataclasses.replace(design, **kw)  # type: ignore[arg-type]
