@@ -227,6 +227,13 @@ def test_window_feature_sites_exact_equals_pooled(synth_sites):
     np.testing.assert_allclose(fed.coef, pooled.coef, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(fed.predict(x), ref.predict(x), rtol=1e-8, atol=1e-9)
     assert fed.features == DEFAULT_FEATURES
+    # window-feature frames are scored by column name
+    from alsnet.twin.features import window_features
+
+    wf = window_features(kept["NL01"])
+    np.testing.assert_allclose(
+        fed.predict(wf), fed.predict(wf[list(DEFAULT_FEATURES)].to_numpy()), rtol=0, atol=0
+    )
 
 
 def test_small_cell_in_binary_cross_product_is_refused():

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from alsnet.cohort import Cohort
 from alsnet.federated.audit import AuditLog
@@ -219,8 +220,15 @@ class LinearScore:
     rounds: int
     cv_mse: Mapping[float, float] = field(default_factory=dict)
 
-    def predict(self, x: npt.ArrayLike) -> FloatArray:
-        """Predicted ALSFRS-R slope (points/month), shape (n,)."""
+    def predict(self, x: npt.ArrayLike | pd.DataFrame) -> FloatArray:
+        """Predicted ALSFRS-R slope (points/month), shape (n,).
+
+        ``x`` is an array with the columns of :attr:`features`, or a DataFrame (e.g.
+        :func:`alsnet.twin.features.window_features` output) holding them by name; the
+        predictions are usable as the prognostic covariate of a PROCOVA analysis.
+        """
+        if isinstance(x, pd.DataFrame):
+            x = x[list(self.features)].to_numpy(np.float64)
         return self.prep.design(x) @ self.coef
 
 
