@@ -199,7 +199,8 @@ def twin_section(ev: TwinEvaluation, *, title: str = TWIN_SECTION) -> Section:
     """Forecast fans, calibration plot and metrics tables of an evaluation."""
     s = ev.settings
     text = _p(
-        "Forecasters fitted on {} training patients, scored on {} unseen patients ({}). Each "
+        "Forecasters fitted on {} training patients (per split), scored on {} unseen patients "
+        "({}). Each "
         "test patient is conditioned on the visits of the first {} days after the first "
         "ALSFRS-R visit; targets are the visits nearest {} months after it (± {} days). "
         "Coverage: share of observed values inside the central 80% / 95% predictive "

@@ -482,7 +482,9 @@ class TwinEvaluation:
     brier_curves : DataFrame
         model, months_after_landmark, brier.
     settings : dict
-        Split, cutoff, horizons, window, seed and the train/test sizes.
+        Split, number of splits, cutoff, horizons, window, seed, ``n_train``
+        (training patients per split, mean over splits) and ``n_test`` (test
+        patients, all splits together).
     timings : dict of str to float
         Fitting seconds per model (summed over splits).
     """
@@ -657,7 +659,7 @@ def evaluate(
         "cutoff_days": cutoff_days,
         "horizons_months": list(horizons_months),
         "window_days": window_days,
-        "n_train": n_train,
+        "n_train": round(n_train / max(len(splits), 1)),
         "n_test": n_test,
     }
     return TwinEvaluation(
