@@ -57,7 +57,7 @@ def test_healey_example_as_published() -> None:
         0.76,
         1.77,
     )
-    assert set(d.scenarios) == {"null", "slow25", "slow30", "slow35", "drift_slower"}
+    assert {"null", "slow25", "slow30", "slow35", "drift_slower", "harm"} <= set(d.scenarios)
     assert d.scenario("slow30").drr == (0.7, 1.0, 1.0)
     assert d.scenario("slow30").hazard_ratio == (0.7, 1.0, 1.0)  # defaults to the DRR
     assert d.scenario("drift_slower").population_slope[0] < 1.0

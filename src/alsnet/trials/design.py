@@ -843,8 +843,8 @@ def load_design(design: str | Path) -> PlatformDesign | AdaptiveDesign:
     >>> d = load_design("healey")
     >>> [r.n for r in d.regimens], d.allocation, d.success.threshold
     ([160, 160, 160], (3, 1), 0.979)
-    >>> sorted(d.scenarios)
-    ['drift_slower', 'null', 'slow25', 'slow30', 'slow35']
+    >>> sorted(d.scenarios)[:5]
+    ['drift_faster', 'drift_faster_slow30', 'drift_slower', 'harm', 'null']
     >>> type(load_design("adaptr-readme")).__name__
     'AdaptiveDesign'
     """

@@ -24,13 +24,9 @@ def apply_scenario(design: PlatformDesign, scenario: Scenario) -> PlatformDesign
     ------
     TrialDesignError
         When the overrides are invalid for the design (wrong number of entry months, or a
-        calendar-time drift that makes the slope multiplier non-positive within 20 years).
+        calendar-time drift that makes the slope multiplier non-positive during enrolment;
+        with subgroup regimens the multiplier is floored at 0.01 beyond that).
     """
-    if 1.0 + scenario.time_trend * 240.0 <= 0.0:
-        raise TrialDesignError(
-            f"scenarios.{scenario.name}.time_trend: slope multiplier 1 + trend * month turns "
-            f"non-positive within 240 months (trend {scenario.time_trend:g})"
-        )
     kw: dict[str, object] = {}
     if scenario.accrual_per_month is not None:
         kw["accrual_per_month"] = scenario.accrual_per_month
@@ -45,6 +41,15 @@ def apply_scenario(design: PlatformDesign, scenario: Scenario) -> PlatformDesign
             dataclasses.replace(r, entry_month=float(e))
             for r, e in zip(design.regimens, scenario.entry_month, strict=True)
         )
-    if not kw:
-        return design
-    return dataclasses.replace(design, **kw)  # type: ignore[arg-type]
+    out = dataclasses.replace(design, **kw) if kw else design  # type: ignore[arg-type]
+    # enrolment ends by the last entry plus every patient at the accrual rate (no subgroups)
+    horizon = max(r.entry_month for r in out.regimens) + sum(r.n for r in out.regimens) / (
+        out.accrual_per_month
+    )
+    if 1.0 + scenario.time_trend * horizon <= 0.0:
+        raise TrialDesignError(
+            f"scenarios.{scenario.name}.time_trend: slope multiplier 1 + trend * month turns "
+            f"non-positive before enrolment ends (month {horizon:.1f}, trend "
+            f"{scenario.time_trend:g})"
+        )
+    return out

@@ -338,7 +338,7 @@ def _draw_block(
     trend: FloatArray | float = 1.0
     if scenario.time_trend != 0.0:
         e = sched.enrol_month if enrol is None else enrol
-        trend = 1.0 + scenario.time_trend * np.where(np.isfinite(e), e, 0.0)
+        trend = np.maximum(1.0 + scenario.time_trend * np.where(np.isfinite(e), e, 0.0), 0.01)
     out = design.outcome
     drop = -math.log1p(-design.dropout_per_month) if design.dropout_per_month > 0 else 0.0
     if library is None:
