@@ -307,44 +307,57 @@ def _map_fit(
     n = mu.shape[0]
     p11, p12, p22 = prec[0, 0], prec[0, 1], prec[1, 1]
     w = 1.0 / sigma**2
+    # active set: patients whose last accepted step moved theta by >= 1e-7 (converged
+    # patients leave, so later steps cost only what the slow ones need)
+    act = np.arange(n)
+    ia, ta, ya, mua = idx, t, y, mu
 
     def objective(th: np.ndarray) -> np.ndarray:
-        f = _curve(t, th[idx, 0], th[idx, 1])[0]
-        rss = np.bincount(idx, (y - f) ** 2, minlength=n)
-        d = th - mu
+        f = _curve(ta, th[ia, 0], th[ia, 1])[0]
+        rss = np.bincount(ia, (ya - f) ** 2, minlength=act.size)
+        d = th - mua
         pen = p11 * d[:, 0] ** 2 + 2 * p12 * d[:, 0] * d[:, 1] + p22 * d[:, 1] ** 2
         return np.asarray(w * rss + pen)
 
     theta = theta.copy()
-    obj = objective(theta)
+    th = theta.copy()
+    obj = objective(th)
     for _ in range(n_steps):
-        f, ja, jb = _curve(t, theta[idx, 0], theta[idx, 1])
-        r = y - f
-        h11 = w * np.bincount(idx, ja * ja, minlength=n) + p11
-        h12 = w * np.bincount(idx, ja * jb, minlength=n) + p12
-        h22 = w * np.bincount(idx, jb * jb, minlength=n) + p22
-        d = theta - mu
-        g1 = w * np.bincount(idx, ja * r, minlength=n) - (p11 * d[:, 0] + p12 * d[:, 1])
-        g2 = w * np.bincount(idx, jb * r, minlength=n) - (p12 * d[:, 0] + p22 * d[:, 1])
+        na = act.size
+        if na == 0:
+            break
+        f, ja, jb = _curve(ta, th[ia, 0], th[ia, 1])
+        r = ya - f
+        h11 = w * np.bincount(ia, ja * ja, minlength=na) + p11
+        h12 = w * np.bincount(ia, ja * jb, minlength=na) + p12
+        h22 = w * np.bincount(ia, jb * jb, minlength=na) + p22
+        d = th - mua
+        g1 = w * np.bincount(ia, ja * r, minlength=na) - (p11 * d[:, 0] + p12 * d[:, 1])
+        g2 = w * np.bincount(ia, jb * r, minlength=na) - (p12 * d[:, 0] + p22 * d[:, 1])
         i11, i12, i22 = _inv2(h11, h12, h22)
         step = np.column_stack([i11 * g1 + i12 * g2, i12 * g1 + i22 * g2])
         step = np.clip(step, -1.0, 1.0)
-        scale = np.ones(n)
-        todo = np.ones(n, dtype=bool)
-        moved = np.zeros(n)
+        scale = np.ones(na)
+        todo = np.ones(na, dtype=bool)
+        moved = np.zeros(na)
         for _ in range(8):  # step halving, vectorised over patients
-            cand = theta + scale[:, None] * step
+            cand = th + scale[:, None] * step
             new = objective(cand)
             better = todo & (new <= obj)
-            theta[better] = cand[better]
+            th[better] = cand[better]
             obj[better] = new[better]
             moved[better] = np.abs(scale[better, None] * step[better]).max(axis=1)
             todo &= ~better
             if not todo.any():
                 break
             scale[todo] *= 0.5
-        if moved.max(initial=0.0) < 1e-7:
-            break
+        theta[act] = th
+        keep = moved >= 1e-7
+        if not keep.all():
+            newpos = np.cumsum(keep) - 1
+            rmask = keep[ia]
+            ia, ta, ya = newpos[ia[rmask]], ta[rmask], ya[rmask]
+            act, th, obj, mua = act[keep], th[keep], obj[keep], mua[keep]
     f, ja, jb = _curve(t, theta[idx, 0], theta[idx, 1])
     a11 = np.bincount(idx, ja * ja, minlength=n)
     a12 = np.bincount(idx, ja * jb, minlength=n)
