@@ -1,12 +1,13 @@
 """Molecular stratification over AnnData: simulator, ``pp`` (normalisation, batch correction)
-and ``tl`` (consensus clustering with a batch QC gate).
+``tl`` (consensus clustering with a batch QC gate), ``classify`` (frozen subtype classifier)
+and ``panel`` (stability-selected panels, nested CV, prognostic value of NfL).
 
 AnnData is an optional dependency (``pip install 'alsnet[omics]'``); it is imported lazily.
 """
 
 from __future__ import annotations
 
-from alsnet.omics import pp, priors, rules, targets, tl
+from alsnet.omics import classify, panel, pp, priors, rules, targets, tl
 from alsnet.omics.simulate import (
     OmicsSimParams,
     SimulatedOmics,
@@ -17,6 +18,8 @@ from alsnet.omics.simulate import (
 __all__ = [
     "OmicsSimParams",
     "SimulatedOmics",
+    "classify",
+    "panel",
     "pp",
     "priors",
     "rules",
