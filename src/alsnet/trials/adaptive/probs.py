@@ -201,7 +201,8 @@ def draw_estimates(
         cells = np.concatenate([p_best_equiv, np.maximum(p_best - p_best_equiv, 0.0)], axis=1)
     cells = np.maximum(cells, 0.0)
     cells = cells / cells.sum(axis=1, keepdims=True)
-    counts = rng.multinomial(n_draws, cells).astype(np.float64) / n_draws
+    counts = rng.multinomial(n_draws, cells)
     if p_best_equiv is None:
-        return counts, None
-    return counts[:, :n_k] + counts[:, n_k:], counts[:, :n_k].sum(axis=1)
+        return counts / n_draws, None
+    # integer sums first, one division: the same floating-point values as adaptr's mean()
+    return (counts[:, :n_k] + counts[:, n_k:]) / n_draws, counts[:, :n_k].sum(axis=1) / n_draws
