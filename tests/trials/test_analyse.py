@@ -14,7 +14,7 @@ import yaml
 
 from alsnet.exceptions import DataValidationError
 from alsnet.registry import Store
-from alsnet.trials import PlatformDesign
+from alsnet.trials import PlatformDesign, TrialDesignError
 from alsnet.trials.analyse import (
     allocation_from_cohort,
     allocation_from_frame,
@@ -261,3 +261,13 @@ def test_procova_with_scores_matches_the_slope_difference(
     assert pc["n_control"] == int(s_ctl.notna().sum()) > 70
     diff = float(s_act.mean() - s_ctl.mean())
     assert pc["estimate"] == pytest.approx(diff, abs=0.5 * pc["se"])
+
+
+def test_regimen_without_follow_up_is_named(
+    trial: tuple[PlatformDesign, Any, pd.DataFrame],
+) -> None:
+    d, _, _ = trial
+    cohort, alloc = simulate_live_trial(d, "mixed", seed=5, data_cut_month=1.2)
+    a = allocation_from_frame(alloc, d)
+    with pytest.raises(TrialDesignError, match=r"regimen B: .*fewer than 2 patients"):
+        analyse_trial(d, cohort, a, secondary=False)

@@ -587,7 +587,12 @@ def analyse_trial(
             pdata.exposure_months[rows],
             period=period[rows],
         )
-        lap = fit_drr_laplace(data)
+        try:
+            lap = fit_drr_laplace(data)
+        except TrialDesignError as exc:
+            raise TrialDesignError(
+                f"regimen {name}: {exc}; analyse the other regimens with --regimen"
+            ) from None
         post_mc = fit_drr_mcmc(data, **dict(mcmc_options or {})) if mcmc else None
         run2 = secondary or design.frequentist is not None
         mixed = (
