@@ -787,6 +787,17 @@ def _run_chunk(
     }
 
 
+def _run_chunk_library(
+    design: PlatformDesign,
+    scenario: Scenario,
+    library: OutcomeLibrary,
+    seeds: list[np.random.SeedSequence],
+    sizes: list[int],
+) -> dict[str, FloatArray]:
+    """:func:`_run_chunk` with outcomes resampled from ``library``."""
+    return _run_chunk(design, scenario, seeds, sizes, library)
+
+
 def _frequentist_tables(design: PlatformDesign, k_max: int) -> tuple[FloatArray, FloatArray]:
     """Efficacy and futility z bounds indexed ``[number of looks, look]`` (``(K+1, K)``)."""
     eff = np.full((k_max + 1, k_max), np.inf)
@@ -1009,8 +1020,12 @@ def simulate(
     if n_chunks is None:
         n_chunks = max(1, round(n_sims / 1000), jobs)
     chunks = group_blocks(seeds, sizes, n_chunks)
-    args: tuple[Any, ...] = (design, sc) if library is None else (design, sc, library)
-    outs = run_chunks(_run_chunk, args, chunks, backend=backend, n_jobs=n_jobs)
+    if library is None:
+        outs = run_chunks(_run_chunk, (design, sc), chunks, backend=backend, n_jobs=n_jobs)
+    else:
+        outs = run_chunks(
+            _run_chunk_library, (design, sc, library), chunks, backend=backend, n_jobs=n_jobs
+        )
     res = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
     elapsed = time.perf_counter() - t0
     log.info("simulated %d trials of %s/%s in %.2f s", n_sims, design.name, sc.name, elapsed)
