@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import sparse
 
 from alsnet.exceptions import AlsnetWarning, DataValidationError
@@ -191,3 +193,16 @@ def test_fixed_gene_panel_and_binary_labels(split) -> None:  # type: ignore[no-u
     out = m.assign(test)
     truth = np.where(test.obs["subtype"].astype(str) == "ALS-Ox", "Ox", "other")
     assert (out["subtype"].to_numpy() == truth).mean() > 0.8
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 40), st.floats(0.0, 0.9))
+def test_row_nanmedian_equals_numpy(seed: int, width: int, nan_share: float) -> None:
+    """The vectorised median used by the frozen VST equals np.nanmedian."""
+    from alsnet.omics._vst import _row_nanmedian
+
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-5, 5, size=(7, width)).astype(float)
+    a[rng.random(a.shape) < nan_share] = np.nan
+    a[:, 0] = 1.0  # at least one value per row
+    np.testing.assert_allclose(_row_nanmedian(a.copy()), np.nanmedian(a, axis=1))

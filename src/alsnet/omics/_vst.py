@@ -68,7 +68,24 @@ def median_of_ratios(
             ],
             truncated=max(0, int(empty.sum()) - 10),
         )
-    return np.exp(np.nanmedian(ratios, axis=1))
+    return np.exp(_row_nanmedian(ratios))
+
+
+def _row_nanmedian(a: FloatArray) -> FloatArray:
+    """Row medians ignoring NaN, equal to ``np.nanmedian(a, axis=1)`` but vectorised
+    (``nanmedian`` falls back to a per-row loop on wide arrays); ``a`` is reordered in place.
+    """
+    valid = a.shape[1] - np.isnan(a).sum(axis=1)
+    rows = np.arange(a.shape[0])
+    if (valid == a.shape[1]).all():
+        k = a.shape[1] // 2
+        kth = (k,) if a.shape[1] % 2 else (k - 1, k)
+        a.partition(kth, axis=1)
+        return np.asarray((a[:, kth[0]] + a[:, kth[-1]]) / 2.0, dtype=np.float64)
+    a.sort(axis=1)  # NaN sort last
+    lo = a[rows, np.maximum(valid - 1, 0) // 2]
+    hi = a[rows, valid // 2]
+    return np.asarray((lo + hi) / 2.0, dtype=np.float64)
 
 
 def _moments_dispersions(
