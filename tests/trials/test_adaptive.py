@@ -138,7 +138,7 @@ def _adaptr_reallocate(pb, min_probs, max_probs, soften=1.0):
     return final
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     raw=st.lists(st.floats(0.0, 1.0), min_size=3, max_size=4),
     floor=st.sampled_from([None, 0.1, 0.2, 0.25]),
@@ -151,8 +151,8 @@ def test_reallocate_matches_adaptr(raw, floor, cap, soften):
     k = pb.size
     mn = None if floor is None else (floor,) * k
     mx = None if cap is None else (cap,) * k
-    if mx is not None and cap * k < 1:
-        return
+    if mx is not None and (cap * k < 1 or cap + (k - 1) * (floor or 0.0) >= 1):
+        return  # caps that cannot hold, or floors + a cap that use up all probability (adaptr: NA)
     got = reallocate(
         pb[None, :], np.ones((1, k), bool), min_probs=mn, max_probs=mx, soften_power=soften
     )

@@ -111,7 +111,7 @@ def reallocate(
         share = np.where(rem_sum > 0, pb / np.where(rem_sum > 0, rem_sum, 1.0), 1.0 / n_rem)
         tmp = np.where(rem, total_rem * share, final)
         if soften_power < 1.0:
-            powered = np.where(rem, tmp**soften_power, 0.0)
+            powered = np.where(rem, np.maximum(tmp, 0.0) ** soften_power, 0.0)
             tot = powered.sum(axis=1, keepdims=True)
             tmp = np.where(rem, total_rem * powered / np.where(tot > 0, tot, 1.0), tmp)
         low = ~np.isnan(lo) & rem & (tmp < lo)
