@@ -57,12 +57,12 @@ def network(tmp_path, cohorts, monkeypatch):
     return MockNetwork(module_name=MODULE, datasets=datasets)
 
 
-def _run(net, method, **arguments):
+def _run(net, central_fn, **arguments):
     client = net.user_client
     ids = {d["name"]: d["id"] for d in client.dataframe.list()}
     dbs = [{"dataframe_id": ids[t], "type": "dataframe"} for t in v6.TABLE_NAMES]
     task = client.task.create(
-        method=method,
+        method=central_fn,
         organizations=[net.organization_ids[0]],
         arguments={"requester": REQUESTER, **arguments},
         databases=dbs,
@@ -236,3 +236,17 @@ def test_node_failure_mid_iteration_returns_no_result(tmp_path, cohorts, monkeyp
     assert res["status"] == "incomplete" and "coef" not in res
     assert any(why in reason for reason in res["failures"].values())
     assert len(client.answers) == 3  # steps 0, 1 went through; step 2 stopped the fit
+
+
+def test_prognostic_training_equals_in_process(network, cohorts, tmp_path):
+    from alsnet.federated.learning import FederatedTrainer, training_sites
+
+    feats = ["alsfrs_r_total_first", "delta_fs", "onset_delta_days", "age_at_window"]
+    res = _run(network, "central_prognostic", method="exact", features=feats)
+    assert res["status"] == "ok"
+    ref = FederatedTrainer(training_sites(cohorts, features=feats), features=feats).fit_exact()
+    np.testing.assert_allclose(res["coef"], ref.coef, rtol=1e-10, atol=1e-12)
+    assert res["alpha"] == ref.alpha and res["rounds"] == 2
+    recs = AuditLog(tmp_path / "audit_1.jsonl").records()
+    assert [r.params["step"] for r in recs] == ["moments", "gram"]
+    assert {r.analysis for r in recs} == {"prognostic"}

@@ -13,6 +13,8 @@ central function              partial function (at each node)
 ``central_km``                ``partial_km`` (Kaplan-Meier counts on a grid)
 ``central_cox``               ``partial_cox`` (one Newton step's score/information)
 ``central_lmm``               ``partial_lmm`` (mixed-model aggregates at one theta)
+``central_prognostic``        ``partial_prognostic`` (twin prognostic-score training,
+                              :mod:`alsnet.federated.learning`)
 ============================  ==================================================
 
 Node data: three dataframes, the canonical ``patients``, ``visits`` and ``events`` tables
@@ -64,11 +66,13 @@ __all__ = [
     "central_cox",
     "central_km",
     "central_lmm",
+    "central_prognostic",
     "central_summary",
     "extract_canonical",
     "partial_cox",
     "partial_km",
     "partial_lmm",
+    "partial_prognostic",
     "partial_summary",
 ]
 
@@ -210,6 +214,51 @@ partial_cox = _partial("cox")
 partial_lmm = _partial("lmm")
 
 
+_TRAINING: dict[str, Any] = {}
+
+
+@federated
+@dataframe(3)
+def partial_prognostic(
+    patients: pd.DataFrame,
+    visits: pd.DataFrame,
+    events: pd.DataFrame,
+    kind: str,
+    params: dict[str, Any],
+    requester: str,
+    request_id: str = "",
+) -> dict[str, Any]:
+    """Node side of prognostic-score training (:meth:`TrainingSite.handle`).
+
+    The site's noise SD comes from the ``ALSNET_NOISE_SD`` environment variable (default
+    0), never from the request.
+    """
+    from alsnet.federated.learning import TrainingSite, site_training_data
+
+    try:
+        policy, audit = node_policy()
+    except PolicyError as exc:
+        return {"site_id": "", "status": "refused", "reason": str(exc), "payload": {}}
+    tables = (patients, visits, events)
+    noise = float(os.environ.get("ALSNET_NOISE_SD", "0") or 0)
+    feats = tuple(params.get("features", ()))
+    key = f"{_fingerprint(tables)}:{policy.sha256}:{audit.path}:{noise}:{feats}"
+    if key not in _TRAINING:
+        cohort = Cohort.from_tables(dict(zip(TABLE_NAMES, tables, strict=True)))
+        try:
+            x, y = site_training_data(cohort, feats) if feats else site_training_data(cohort)
+        except ValueError as exc:
+            return {
+                "site_id": policy.site_id,
+                "status": "refused",
+                "reason": str(exc),
+                "payload": {},
+            }
+        _TRAINING[key] = TrainingSite(x, y, policy, noise_sd=noise, audit=audit)
+    site = _TRAINING[key]
+    return dict(site.handle(str(kind), params, requester=str(requester), request_id=request_id))
+
+
 # --------------------------------------------------------------- central side
 
 
@@ -281,6 +330,43 @@ class Vantage6Coordinator(Coordinator):
             raise FederationIncompleteError(analysis, failures)
         self.sites = [_NodeRef(s) for s in sorted(payloads)]
         return payloads
+
+
+class _Vantage6Trainer:
+    """Transport of :class:`alsnet.federated.learning.FederatedTrainer` over vantage6."""
+
+    @staticmethod
+    def make(client: Any, orgs: Sequence[int], requester: str, features: Sequence[str]) -> Any:
+        from alsnet.federated.learning import FederatedTrainer
+
+        class Trainer(FederatedTrainer):
+            def _exchange(self, kind: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+                task = client.task.create(
+                    method="partial_prognostic",
+                    organizations=list(orgs),
+                    arguments={
+                        "kind": kind,
+                        "params": {**dict(params), "features": list(features)},
+                        "requester": requester,
+                        "request_id": f"r{self.rounds}",
+                    },
+                    name=f"alsnet prognostic {kind} round {self.rounds}",
+                    description="alsnet federated prognostic-score training",
+                )
+                answers = list(client.wait_for_results(task_id=task["id"]))
+                out = [
+                    dict(a)
+                    if isinstance(a, Mapping) and "status" in a
+                    else {"site_id": f"org{o}", "status": "failed", "reason": "malformed"}
+                    for o, a in zip(orgs, answers, strict=False)
+                ]
+                out += [
+                    {"site_id": f"org{o}", "status": "failed", "reason": "did not answer"}
+                    for o in orgs[len(answers) :]
+                ]
+                return out
+
+        return Trainer([], requester=requester, features=features)
 
 
 def _organizations(client: Any, organizations: Sequence[int] | None) -> list[int]:
@@ -365,3 +451,43 @@ def central_lmm(
         requester,
         {"covariates": list(covariates), "reml": bool(reml)},
     )
+
+
+@central
+@algorithm_client
+def central_prognostic(
+    client: Any,
+    method: str = "exact",
+    features: Sequence[str] | None = None,
+    requester: str = "",
+    organizations: Sequence[int] | None = None,
+    alpha: float = 1.0,
+    rounds: int = 50,
+    lr: float = 0.05,
+) -> dict[str, Any]:
+    """Federated training of the twin's prognostic score (``exact`` ridge or ``fedavg``).
+
+    Returns the trained score (features, pooled preprocessing, coefficients) as JSON.
+    """
+    from alsnet.federated.learning import DEFAULT_FEATURES
+
+    feats = tuple(features) if features else DEFAULT_FEATURES
+    trainer = _Vantage6Trainer.make(client, _organizations(client, organizations), requester, feats)
+    try:
+        if method == "exact":
+            score = trainer.fit_exact()
+        elif method == "fedavg":
+            score = trainer.fit_fedavg(alpha=float(alpha), rounds=int(rounds), lr=float(lr))
+        else:
+            return {"status": "failed", "reason": "method must be 'exact' or 'fedavg'"}
+    except FederationIncompleteError as exc:
+        return {"status": "incomplete", "analysis": "prognostic", "failures": exc.failures}
+    return {
+        "status": "ok",
+        "method": score.method,
+        "features": list(score.features),
+        "prep": score.prep.to_dict(),
+        "coef": score.coef.tolist(),
+        "alpha": score.alpha,
+        "rounds": score.rounds,
+    }
