@@ -19,8 +19,10 @@ anndata = pytest.importorskip("anndata")
 runner = CliRunner()
 
 
-def _write_sim(d: Path, params: OmicsSimParams, seed: int = 1) -> tuple[Path, Path, pd.DataFrame]:
-    sim = simulate_arrays(60, 400, seed=seed, params=params)
+def _write_sim(
+    d: Path, params: OmicsSimParams, seed: int = 1, size: tuple[int, int] = (60, 400)
+) -> tuple[Path, Path, pd.DataFrame]:
+    sim = simulate_arrays(*size, seed=seed, params=params)
     counts = write_counts(
         pd.DataFrame(sim.counts.T, index=sim.var.index, columns=sim.obs.index), d / "counts.csv"
     )
@@ -166,7 +168,7 @@ def test_subtype_gate_refuses_without_correction(tmp_path: Path) -> None:
 
 def test_subtype_combined_batches(tmp_path: Path) -> None:
     # off-platform samples form their own cluster unless site x platform is corrected
-    counts, meta, obs = _write_sim(tmp_path, OmicsSimParams(module_lfc=1.0), seed=2)
+    counts, meta, obs = _write_sim(tmp_path, OmicsSimParams(module_lfc=1.0), seed=1, size=(80, 600))
     out = tmp_path / "sub"
     r = runner.invoke(
         app,
@@ -178,6 +180,18 @@ def test_subtype_combined_batches(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     a = pd.read_csv(out / "assignments.csv", dtype={"subtype": str})
     assert adjusted_rand_score(obs["subtype"].astype(str), a["subtype"]) > 0.8
+    # site alone leaves the off-platform samples as their own clusters: refused by purity
+    site_only = tmp_path / "site_only"
+    r1 = runner.invoke(
+        app,
+        [
+            *("omics", "subtype", str(counts), "-m", str(meta), "--batch", "site"),
+            *("--k", "2..4", "--resamples", "10", "--out", str(site_only)),
+        ],
+    )
+    assert r1.exit_code == GATE_REFUSED_EXIT, r1.output
+    assert "clusters made of one batch" in r1.stderr and "platform" in r1.stderr
+    assert not (site_only / "assignments.csv").exists()
     r2 = runner.invoke(
         app,
         ["omics", "subtype", str(counts), "-m", str(meta), "--batch", "centre", "-o", str(out)],

@@ -159,3 +159,20 @@ def test_k_choice_recovery_across_seeds() -> None:
     aris = np.array([a for _, a in rows])
     assert (ks == 3).sum() >= 4
     assert (aris >= 0.8).sum() >= 4
+
+
+def test_batch_purity_brute_force() -> None:
+    rng = np.random.default_rng(3)
+    obs = pd.DataFrame({"site": rng.choice(["a", "b", "c"], 60, p=[0.5, 0.3, 0.2])})
+    labels = rng.choice(["1", "2"], 60)
+    labels[obs["site"].to_numpy() == "c"] = "3"  # cluster 3 = site c only
+    out = tl.batch_purity(labels, obs, batch_keys=["site", "missing"])
+    assert set(out["batch"]) == {"site"}
+    for row in out.itertuples():
+        members = obs["site"].to_numpy()[labels == row.cluster]
+        assert row.n == members.size
+        assert row.share_in_cluster == pytest.approx(np.mean(members == row.level))
+        assert row.share_overall == pytest.approx(np.mean(obs["site"] == row.level))
+        want = row.n >= 10 and row.share_in_cluster >= 0.9 and row.share_overall <= 0.5
+        assert row.suspect == want
+    assert out.set_index("cluster").loc["3", "suspect"] == bool((labels == "3").sum() >= 10)

@@ -329,8 +329,9 @@ def subtype_cmd(
     DIR gets assignments.csv (sample_id, subtype, probability = normalised item consensus:
     the sample's mean consensus with its cluster over its mean consensus with every cluster),
     patients.csv (per-patient labels across tissues, "discordant" when they disagree) and
-    report.html. If the gate refuses (clusters track site/platform/tissue), only the report is
-    written and the command exits with code 3.
+    report.html. If the gate refuses (ARI vs site/platform/tissue above 0.2, or a cluster of
+    >= 10 samples >= 90 % from one batch level holding <= 50 % of the samples), only the
+    report is written and the command exits with code 3.
     """
     import pandas as pd
 
@@ -354,6 +355,18 @@ def subtype_cmd(
     patients = None
     if "patient_id" in adata.obs.columns:
         patients = tl.patient_labels(adata.obs, res.labels, prob)
+    purity = tl.batch_purity(res.labels, adata.obs, batch_keys=list(res.gate.ari))
+    suspect = purity.loc[purity["suspect"]]
+    refusal = res.gate.reason or "; ".join(
+        f"cluster {r.cluster} is {r.share_in_cluster:.0%} {r.batch} = {r.level} "
+        f"({r.share_overall:.0%} of all samples)"
+        for r in suspect.itertuples()
+    )
+    if not res.gate.reason and refusal:
+        refusal = (
+            f"clusters made of one batch: {refusal}; correct it (--batch, repeat for a "
+            "combination such as --batch site --batch platform) and recluster"
+        )
     out.mkdir(parents=True, exist_ok=True)
     html = write_subtype_report(
         res,
@@ -363,13 +376,15 @@ def subtype_cmd(
         layer=layer,
         site_key=batch[0] if batch else "site",
         patients=patients,
+        purity=purity,
+        refusal=refusal,
         provenance={"counts": counts.name, "batch": batch_key or "none", "seed": seed},
     )
-    if not res.published:
+    if refusal:
         from alsnet.cli._common import err_console
 
         err_console.print(
-            f"[bold red]refused:[/] subtypes not published: {res.gate.reason}. Report: {html}",
+            f"[bold red]refused:[/] subtypes not published: {refusal}. Report: {html}",
             markup=True,
             highlight=False,
         )

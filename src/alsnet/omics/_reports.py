@@ -219,6 +219,8 @@ def write_subtype_report(
     layer: str = "combat",
     site_key: str = "site",
     patients: pd.DataFrame | None = None,
+    purity: pd.DataFrame | None = None,
+    refusal: str | None = None,
     provenance: Mapping[str, object] | None = None,
 ) -> Path:
     """Subtype report: gate verdict, PAC curve, consensus matrices, embeddings, patient labels.
@@ -239,6 +241,10 @@ def write_subtype_report(
         ``obs`` column for the second colouring.
     patients : DataFrame, optional
         Per-patient labels (:func:`alsnet.omics.tl.patient_labels`), summarised by status.
+    purity : DataFrame, optional
+        :func:`alsnet.omics.tl.batch_purity` of the clusters (shown in the gate section).
+    refusal : str, optional
+        Why the subtypes are refused (default: the gate's reason).
     provenance : mapping, optional
         Footer entries.
     """
@@ -246,10 +252,14 @@ def write_subtype_report(
     from alsnet.report import Section, Table, render_report
 
     gate = result.gate
+    reason = gate.reason if refusal is None else refusal
     verdict = (
-        Markup("<p><strong>Published.</strong> No batch ARI exceeds {}.</p>").format(gate.max_ari)
-        if gate.published
-        else Markup("<p><strong>NOT published:</strong> {}.</p>").format(gate.reason)
+        Markup(
+            "<p><strong>Published.</strong> No batch ARI exceeds {} and no cluster is made of "
+            "one batch.</p>"
+        ).format(gate.max_ari)
+        if not reason
+        else Markup("<p><strong>NOT published:</strong> {}.</p>").format(reason)
     )
     x = np.asarray(adata.layers[layer], dtype=np.float64)
     coords, method = embedding(x)
@@ -276,7 +286,20 @@ def write_subtype_report(
         if key in adata.obs.columns
     ]
     sections: list[Any] = [
-        Section("Batch QC gate", k_rule + verdict, tables=[ari, sizes, *crosstabs]),
+        Section(
+            "Batch QC gate",
+            k_rule + verdict,
+            tables=[
+                ari,
+                sizes,
+                *(
+                    [Table(purity, "Most frequent batch level per cluster", float_digits=2)]
+                    if purity is not None
+                    else []
+                ),
+                *crosstabs,
+            ],
+        ),
         Section("Choice of k", figures=[pac_curve(result)], tables=[result.summary()]),
         Section(
             "Consensus matrices",
