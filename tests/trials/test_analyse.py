@@ -271,3 +271,30 @@ def test_regimen_without_follow_up_is_named(
     a = allocation_from_frame(alloc, d)
     with pytest.raises(TrialDesignError, match=r"regimen B: .*fewer than 2 patients"):
         analyse_trial(d, cohort, a, secondary=False)
+
+
+@pytest.mark.slow
+def test_mcmc_analysis_drives_the_decision(
+    trial: tuple[PlatformDesign, Any, pd.DataFrame], tmp_path: Path
+) -> None:
+    pytest.importorskip("numpyro")
+    from alsnet.trials.report import dsmb_report
+
+    d, cohort, alloc = trial
+    res = analyse_trial(
+        d,
+        cohort,
+        allocation_from_frame(alloc, d),
+        final=True,
+        regimens=["A"],
+        mcmc=True,
+        mcmc_options={"num_chains": 1, "num_warmup": 300, "num_samples": 300},
+        secondary=False,
+    )
+    r = res.regimens[0]
+    assert r.drr_mcmc is not None and r.primary is r.drr_mcmc
+    assert r.drr_mcmc.drr_mean == pytest.approx(r.drr.drr_mean, abs=0.03)
+    assert f"{r.drr_mcmc.pr_below(1.0):.4f}" in r.rule
+    assert res.summary()["method"].iloc[0] == "mcmc"
+    html = dsmb_report(res, tmp_path / "r.html", design=d).read_text(encoding="utf-8")
+    assert "A (MCMC)" in html
