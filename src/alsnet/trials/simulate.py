@@ -7,6 +7,19 @@ Model (per simulated trial; all arrays are shaped ``(n_sims, n_patients, ...)``)
   to the open regimens (entered, not full) in turn (round robin: equal randomisation rates
   across open regimens, so the earliest regimen fills first). Within a regimen, arms follow
   permuted blocks of ``active + placebo`` (e.g. 3:1), drawn per trial.
+- **Subgroup-restricted regimens** (a regimen with ``eligibility``; :func:`random_enrolment`):
+  enrolment becomes trial-specific. Patients arrive every ``1 / accrual_per_month`` months
+  with traits drawn from the design's ``population`` and are randomised with equal
+  probability among the open regimens they are eligible for (none: not enrolled); looks
+  follow each trial's own enrolment; a placebo patient of another regimen is a shared
+  control of regimen ``r`` only if eligible for ``r`` (and concurrent, under
+  ``concurrent``).
+- **Outcome source**: the parametric model below, or an
+  :class:`~alsnet.trials.outcomes.OutcomeLibrary` of registry-bootstrap or digital-twin
+  control courses, resampled per patient (slope change x DRR, event time / hazard DRR).
+- **Scenario overrides** (:func:`~alsnet.trials.scenarios.apply_scenario`): accrual,
+  dropout, staggered entry months; ``time_trend`` multiplies the slope and death hazard by
+  ``1 + time_trend * enrolment month`` (calendar drift).
 - **ALSFRS-R**: patient slope ``b_i ~ N(slope_mean * population_slope_r, slope_sd^2)``
   (points/month), multiplied by the scenario's DRR for active patients; observations
   ``y_ij = b_i t_j + e_ij`` with ``e_ij ~ N(0, residual_sd^2)`` at the visit weeks
@@ -29,7 +42,7 @@ Model (per simulated trial; all arrays are shaped ``(n_sims, n_patients, ...)``)
   Pr(DRR < futility.drr) < futility.threshold (and for early success if allowed); at the
   final look success when Pr(DRR < success.drr) > success.threshold.
 - A regimen stopped at time T enrols nobody after T; its enrolled patients are still followed
-  and still serve as shared controls.
+  and still serve as shared controls. Looks are processed per trial in calendar order.
 
 This is a fast approximation of HEALEY's Bayesian shared-parameter model (no calendar-time
 random walk, no regimen random effects, no survival component in the DRR estimate, no
@@ -740,7 +753,10 @@ def _run_chunk(
         look = ev_k[:, j]
         is_final = ev_fin[:, j]
         enrolled = enrol <= stop_time[:, sched.regimen]  # (S, P)
-        k_cal = np.searchsorted(t, w_t[:, None] - enrol + 1e-9, side="right")  # (S, P)
+        if random_enrol:
+            k_cal = np.searchsorted(t, w_t[:, None] - enrol + 1e-9, side="right")  # (S, P)
+        else:  # the same look time in every trial
+            k_cal = np.searchsorted(t, w_t[0] - sched.enrol_month + 1e-9, side="right")[None, :]
         k_obs = np.where(enrolled, np.minimum(k_cal, oc.k_surv), 0)
         est, se = _analyse(design, ctx, oc, k_obs)
         e_r, s_r = est[rows, rr], se[rows, rr]
