@@ -138,6 +138,11 @@ def success_statistics(
             "frequentist.spending: calibration supports 'none' (a single final z bound); "
             "group-sequential bounds are calibrated by their spending function"
         )
+    if design.has_subgroups or design.outcomes.source != "parametric":
+        raise TrialDesignError(
+            "design: calibration supports the parametric outcome model and a fixed enrolment "
+            "schedule (no subgroup-restricted regimens, outcomes.source: parametric)"
+        )
     sc = design.scenario(scenario) if isinstance(scenario, str) else scenario
     seeds, sizes = spawn_blocks(n_sims, seed, BLOCK_SIZE)
     n_chunks = max(1, min(len(seeds), round(n_sims / 1000), n_workers or 1))
