@@ -177,6 +177,9 @@ def test_saturation_rule_and_requester_allow_list():
     )
     ans = closed.handle("moments", {}, requester="eve@elsewhere.org")
     assert ans["status"] == "refused" and ans["payload"] == {}
+    no_training = TrainingSite(x, y, Policy(site_id="C", allowed_analyses=("summary",)))
+    ans = no_training.handle("moments", {}, requester="a")
+    assert ans["status"] == "refused" and "prognostic" in ans["reason"]
 
 
 def test_noise_is_added_symmetric_and_audited(tmp_path):

@@ -389,10 +389,7 @@ class TrainingSite:
         pol = self.policy
         if not pol.allows_requester(requester):
             raise RequestRefusedError(f"requester not allowed by site {pol.site_id}")
-        # ``prognostic`` is honoured when the policy vocabulary knows it
-        from alsnet.federated.policy import ANALYSES
-
-        if ANALYSIS in ANALYSES and not pol.allows_analysis(ANALYSIS):
+        if not pol.allows_analysis(ANALYSIS):
             raise RequestRefusedError(f"analysis {ANALYSIS!r} not allowed by {pol.site_id}")
         check_rows(self.n, pol, f"prognostic score ({kind})")
         if kind != "moments":

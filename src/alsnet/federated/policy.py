@@ -10,7 +10,7 @@ before anything leaves it. Example ``policy.yaml``::
     min_sites: 2                 # fewest sites an analysis must span
     max_param_ratio: 0.33        # model parameters per patient and per event
     min_km_grid_days: 7          # narrowest Kaplan-Meier time grid
-    allowed_analyses: [summary, km, cox, lmm]
+    allowed_analyses: [summary, km, cox, lmm, prognostic]
     allowed_requesters: ["*@alsnet.example"]   # fnmatch patterns
     allow_export: false          # record-level export (alsnet federated export)
     export_k: 5                  # k-anonymity of exported quasi-identifiers
@@ -38,7 +38,7 @@ from alsnet.federated.errors import PolicyError
 __all__ = ["ANALYSES", "DEFAULTS", "JURISDICTIONS", "PROFILES", "Policy"]
 
 #: Analyses a site can allow.
-ANALYSES: tuple[str, ...] = ("summary", "km", "cox", "lmm")
+ANALYSES: tuple[str, ...] = ("summary", "km", "cox", "lmm", "prognostic")
 JURISDICTIONS: tuple[str, ...] = ("eu_gdpr", "uk_gdpr", "us_hipaa", "custom")
 
 #: Project defaults (vantage6 summary: >= 10 rows, >= 5 per category; DataSHIELD
