@@ -126,3 +126,13 @@ def test_bad_subgroup_names_field_and_reason(
     with pytest.raises(TrialDesignError) as exc:
         PlatformDesign.from_dict(spec)
     assert message in str(exc.value)
+
+
+def test_shipped_subgroup_example() -> None:
+    from alsnet.trials import load_design
+
+    d = load_design("healey-subgroups")
+    assert isinstance(d, PlatformDesign) and d.has_subgroups
+    assert d.eligible_fraction(3) == 0.02
+    assert d.eligible_fraction(4) == pytest.approx(stats.norm.cdf(1.25) - stats.norm.cdf(-1.25))
+    assert not load_design("healey").has_subgroups
