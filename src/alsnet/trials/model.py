@@ -618,7 +618,7 @@ def fit_drr_mcmc(
         period_sd,
         extra_fields=("diverging",),
     )
-    del numpyro  # imported for its side effects on the JAX config only
+    del numpyro  # imported above only to fail early when NumPyro is missing
     grouped = mcmc.get_samples(group_by_chain=True)
     drr_c = np.asarray(grouped["drr"], dtype=np.float64)  # (chains, draws)
     draws = drr_c.reshape(-1)
