@@ -300,3 +300,43 @@ def test_impossible_values_refused(
     assert err.value.problems[0].row == 2
     with pytest.raises(DataValidationError, match=match):
         TwinModel(n_mc_iter=0, max_iter=2).fit(bad)
+
+
+def test_fvc_marginal_loglik_and_posterior_match_dense_gaussian() -> None:
+    from scipy.stats import multivariate_normal
+
+    from alsnet.twin._fvc import fvc_loglik, fvc_posterior, fvc_stats
+
+    rng = np.random.default_rng(4)
+    f = rng.uniform(0, 1, 5)
+    y = 95.0 - 60.0 * f + rng.normal(0, 4, 5)
+    mu = np.array([[100.0, 70.0]])
+    cov = np.array([[150.0, 40.0], [40.0, 400.0]])
+    st = fvc_stats(np.zeros(5, dtype=np.int64), f, y, 1)
+    z = np.column_stack([np.ones(5), -f])
+    dense = multivariate_normal(z @ mu[0], z @ cov @ z.T + 16.0 * np.eye(5)).logpdf(y)
+    assert fvc_loglik(st, mu, cov, 4.0)[0] == pytest.approx(dense, rel=1e-10)
+    # posterior of (a, b): Gaussian conditioning in closed form
+    prec = np.linalg.inv(cov) + z.T @ z / 16.0
+    v = np.linalg.inv(prec)
+    m = v @ (np.linalg.inv(cov) @ mu[0] + z.T @ y / 16.0)
+    ma, mb, vaa, vab, vbb = fvc_posterior(st, mu, cov, 4.0)
+    np.testing.assert_allclose([ma[0], mb[0]], m, rtol=1e-10)
+    np.testing.assert_allclose([vaa[0], vab[0], vbb[0]], [v[0, 0], v[0, 1], v[1, 1]], rtol=1e-10)
+
+
+def test_clipped_normal_means_match_numerical_integration() -> None:
+    from scipy import integrate, stats
+
+    for mu, sd in ((-3.0, 2.0), (0.5, 1.0), (20.0, 4.0), (47.0, 3.0)):
+        dens = stats.norm(mu, sd).pdf
+        pos = integrate.quad(lambda x, d=dens: max(x, 0.0) * d(x), -80, 120)[0]
+        assert model_mod._pos_mean(np.array([mu]), sd)[0] == pytest.approx(pos, abs=1e-5)
+        clip = integrate.quad(lambda x, d=dens: min(max(x, 0.0), 48.0) * d(x), -80, 130, limit=200)[
+            0
+        ]
+        grid, table = model_mod._clipped_mean_table(sd)
+        if 0.0 <= mu <= 48.0:
+            assert model_mod._lookup(np.array([mu]), grid, table)[0] == pytest.approx(
+                clip, abs=1e-4
+            )
