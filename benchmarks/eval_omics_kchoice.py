@@ -10,6 +10,10 @@ Rules compared:
 * ``old``: k-means base clusterer (3 restarts), k = lowest PAC (ties to the smaller k);
 * ``new``: Ward base clusterer, k = best silhouette among k with PAC <= min PAC + 0.05.
 
+"ARI gate" is the batch gate (ARI vs site/platform/tissue <= 0.2); "one-batch cluster" is
+True when :func:`alsnet.omics.tl.batch_purity` finds a cluster made of one site/platform/
+tissue level (``alsnet omics subtype`` refuses those too).
+
 Run: ``.venv/bin/python benchmarks/eval_omics_kchoice.py [n_seeds]`` (about 30 s per row on
 a shared 2-core machine).
 """
@@ -56,7 +60,12 @@ def evaluate(seed: int, rule: str, batch: str, method: str, tol: float) -> dict[
         "ARI truth": adjusted_rand_score(adata.obs["subtype"].astype(str), res.labels),
         "PAC k=2..6": " ".join(f"{v:.2f}" for v in res.pac),
         "silhouette k=2..6": " ".join(f"{v:.2f}" for v in res.silhouette),
-        "published": res.published,
+        "ARI gate": "pass" if res.published else "refuse",
+        "one-batch cluster": bool(
+            tl.batch_purity(res.labels, adata.obs, batch_keys=["site", "platform", "tissue"])[
+                "suspect"
+            ].any()
+        ),
     }
 
 
