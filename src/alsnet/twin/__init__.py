@@ -1,11 +1,13 @@
-"""Digital twins: baseline-window features, prognostic scores and PROCOVA trial adjustment.
+"""Digital twins: joint progression model, prognostic scores and their use in trials.
 
 * :func:`window_features`: DREAM-style per-patient features of the first 3 months
   after the first ALSFRS-R visit, with the month 3-12 ALSFRS-R slope target.
 * :func:`load_dream` / :func:`run_dream_benchmark`: the DREAM ALS Prediction Prize
   data (filled constants undone) and the CV-then-test-once benchmark.
 * :class:`PrognosticScore`: scikit-learn regressor of the untreated outcome.
-* :class:`TwinModel`: D50 ALSFRS-R trajectories with empirical-Bayes patient effects.
+* :class:`TwinModel`: joint twin of ALSFRS-R (D50 sigmoid with empirical-Bayes patient
+  effects), FVC % predicted (tied to the fraction of function lost) and the composite
+  event (Weibull proportional hazards on covariates and the patient's course).
 * PROCOVA (Schuler et al. 2022): variance, power, sample size and the ANCOVA.
 * Submodules (import explicitly): :mod:`alsnet.twin.baselines` (last slope, MixedLM,
   random forest, ENCALS survival), :mod:`alsnet.twin.evaluate` (held-out evaluation,
