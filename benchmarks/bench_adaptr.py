@@ -9,11 +9,12 @@ the operating characteristics next to adaptr's published README values. Without 
 the R rows are skipped with a message. Install R and adaptr with
 ``apt-get install r-base-core`` and ``R CMD INSTALL ../shared/tools/adaptr-1.4.0.tar.gz``.
 
-Measured (``--sims 1000 --jobs 2``, seed 4131, shared 2-core machine at load average ~12,
-both engines under the same load): null alsnet 4.1 s vs adaptr 221 s (54x), diff 2.7 s vs
-152 s (56x). adaptr with base_seed 4131 reproduces its README exactly (null P(superiority)
-0.048, P(equivalence) 0.381, mean N 1750; that seed is the one the threshold was calibrated
-on). alsnet agrees statistically (the engines share the algorithm, not the random streams).
+Measured (``--sims 1000 --jobs 2``, seed 4131, shared 2-core machine, both engines under the
+same load): at load average ~12, null alsnet 4.1 s vs adaptr 221 s (54x), diff 2.7 s vs
+152 s (56x); at load ~6, null 3.0 s vs 124 s (42x). adaptr with base_seed 4131 reproduces
+its README exactly (null P(superiority) 0.048, P(equivalence) 0.381, mean N 1750; that seed
+is the one the threshold was calibrated on). alsnet agrees statistically (the engines share
+the algorithm, not the random streams).
 """
 
 from __future__ import annotations
