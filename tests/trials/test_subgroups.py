@@ -136,3 +136,16 @@ def test_shipped_subgroup_example() -> None:
     assert d.eligible_fraction(3) == 0.02
     assert d.eligible_fraction(4) == pytest.approx(stats.norm.cdf(1.25) - stats.norm.cdf(-1.25))
     assert not load_design("healey").has_subgroups
+
+
+def test_representative_schedule_of_a_subgroup_design() -> None:
+    from alsnet.trials import load_design
+    from alsnet.trials.simulate import enrolment_schedule
+
+    d = load_design("healey-subgroups")
+    assert isinstance(d, PlatformDesign)
+    s = enrolment_schedule(d)
+    assert (np.diff(s.enrol_month) >= 0).all()
+    assert np.bincount(s.regimen).tolist() == [r.n for r in d.regimens]
+    # 24 SOD1 carriers at 2% of 40/month, shared with other regimens early: > 2 years
+    assert s.looks[3][-1] > 30.0 > s.looks[0][-1]

@@ -123,7 +123,22 @@ class EnrolmentSchedule:
 
 
 def enrolment_schedule(design: PlatformDesign) -> EnrolmentSchedule:
-    """Enrolment times and look times for ``design`` (see the module docstring)."""
+    """Enrolment times and look times for ``design`` (see the module docstring).
+
+    With subgroup-restricted regimens enrolment is random; the schedule returned is then one
+    representative trial (:func:`random_enrolment` with seed 0), in enrolment order.
+    """
+    if design.has_subgroups:
+        enrol, _ = random_enrolment(design, 1, np.random.default_rng(0))
+        slots = _slot_schedule(design)
+        looks = _trial_looks(design, enrol, slots.regimen)[0]
+        by_time = np.argsort(enrol[0], kind="stable")
+        return EnrolmentSchedule(
+            slots.regimen[by_time],
+            enrol[0][by_time],
+            slots.order[by_time],
+            tuple(tuple(float(x) for x in lk[np.isfinite(lk)]) for lk in looks),
+        )
     regs = design.regimens
     r_count = len(regs)
     entry = np.array([r.entry_month for r in regs])
