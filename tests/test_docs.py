@@ -1,0 +1,161 @@
+"""The user guides in docs/ run: every example is executed as written.
+
+For each guide, the fenced blocks are taken in document order and run inside one
+temporary working directory:
+
+* ```` ```python ```` blocks share one namespace (a later block sees the names of
+  an earlier one); ```` ```python no-run ```` blocks are shown but skipped;
+* in ```` ```console ```` blocks every line starting with ``$ alsnet`` is run
+  through :class:`typer.testing.CliRunner` on :data:`alsnet.cli.app` and must exit 0
+  (other lines are shown output); a line ending in ``\\`` continues on the next.
+
+The registry default is pointed at a throw-away SQLite file (``$ALSNET_DB``) so that
+no example can touch a user's database. Links between the guides must resolve and
+``docs/index.md`` must list every guide.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+#: Guides whose examples are executed (the ones this test file owns).
+GUIDES = ("twin.md", "trials.md", "omics.md", "federated.md")
+#: Guides whose examples take longer than 20 s in total.
+SLOW_GUIDES: frozenset[str] = frozenset()
+
+_FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+_LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced block of a guide: its language, flags, code and first line number."""
+
+    lang: str
+    flags: tuple[str, ...]
+    code: str
+    line: int
+
+
+def blocks(text: str) -> list[Block]:
+    """Fenced code blocks of a markdown text, in order."""
+    out = []
+    for m in _FENCE.finditer(text):
+        info = m.group(1).split()
+        lang = info[0] if info else ""
+        line = text.count("\n", 0, m.start()) + 2
+        out.append(Block(lang, tuple(info[1:]), m.group(2), line))
+    return out
+
+
+def cli_commands(code: str) -> list[list[str]]:
+    """The ``$ alsnet ...`` commands of a console block, as argument lists (without 'alsnet')."""
+    commands = []
+    lines = iter(code.splitlines())
+    for raw in lines:
+        line = raw.strip()
+        if not line.startswith("$ alsnet"):
+            continue
+        while line.endswith("\\"):
+            line = line[:-1] + " " + next(lines, "").strip()
+        commands.append(shlex.split(line[2:], comments=True)[1:])
+    return commands
+
+
+def run_guide(path: Path) -> int:
+    """Run every runnable block of ``path`` in order (in the current directory).
+
+    Returns the number of blocks run; raises AssertionError naming the guide and
+    line of the first failing example.
+    """
+    from alsnet.cli import app
+
+    runner = CliRunner()
+    namespace: dict[str, object] = {"__name__": f"docs_{path.stem}"}
+    n = 0
+    for b in blocks(path.read_text(encoding="utf-8")):
+        where = f"{path.name}, block at line {b.line}"
+        if b.lang == "python" and "no-run" not in b.flags:
+            try:
+                exec(compile(b.code, where, "exec"), namespace)
+            except Exception as exc:
+                raise AssertionError(f"{where}: {type(exc).__name__}: {exc}") from exc
+            n += 1
+        elif b.lang == "console":
+            for args in cli_commands(b.code):
+                res = runner.invoke(app, args)
+                assert res.exit_code == 0, (
+                    f"{where}: `alsnet {shlex.join(args)}` exited {res.exit_code}\n"
+                    f"{res.output}\n{res.exception!r}"
+                )
+                n += 1
+    return n
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary working directory with a throw-away registry URL."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALSNET_DB", f"sqlite:///{tmp_path / 'registry.db'}")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "guide",
+    [pytest.param(g, marks=[pytest.mark.slow] if g in SLOW_GUIDES else []) for g in GUIDES],
+)
+def test_guide_examples_run(guide: str, sandbox: Path) -> None:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        n = run_guide(DOCS / guide)
+    assert n > 0, f"{guide} has no runnable example"
+
+
+def test_runner_reports_a_failing_example(tmp_path: Path, sandbox: Path) -> None:
+    """The harness is able to fail: a raising block and a failing command are reported."""
+    bad = tmp_path / "bad.md"
+    bad.write_text("x\n\n```python\nx = 1\n```\n\n```python\nassert x == 2\n```\n")
+    with pytest.raises(AssertionError, match=r"bad.md, block at line 8: AssertionError"):
+        run_guide(bad)
+    bad.write_text("```console\n$ alsnet trial bounds --looks 0\n```\n")
+    with pytest.raises(AssertionError, match="exited"):
+        run_guide(bad)
+    skip = tmp_path / "skip.md"
+    skip.write_text("```python no-run\nraise SystemExit(3)\n```\n```console\nno command\n```\n")
+    assert run_guide(skip) == 0
+
+
+def test_cli_commands_parse_continuations_and_output() -> None:
+    code = "$ alsnet trial bounds \\\n    --looks 3  # comment\nlook  bound\n$ alsnet --help\n"
+    assert cli_commands(code) == [["trial", "bounds", "--looks", "3"], ["--help"]]
+
+
+def test_index_lists_every_guide_and_links_resolve() -> None:
+    index = (DOCS / "index.md").read_text(encoding="utf-8")
+    linked = set(_LINK.findall(index))
+    guides = {p.name for p in DOCS.glob("*.md")} - {"index.md"}
+    assert guides <= linked, f"docs/index.md does not link {sorted(guides - linked)}"
+    for name in ("index.md", *GUIDES):
+        text = (DOCS / name).read_text(encoding="utf-8")
+        for target in _LINK.findall(text):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            assert (DOCS / target).resolve().exists(), f"{name}: broken link {target}"
+
+
+def test_benchmarks_and_tests_cited_exist() -> None:
+    """Every benchmarks/... or tests/... path a guide cites exists."""
+    root = DOCS.parent
+    for name in GUIDES:
+        text = (DOCS / name).read_text(encoding="utf-8")
+        for cited in set(re.findall(r"\b((?:benchmarks|tests)/[\w/.-]+\.py)\b", text)):
+            assert (root / cited).is_file(), f"{name} cites {cited}, which does not exist"
