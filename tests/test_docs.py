@@ -153,9 +153,14 @@ def test_index_lists_every_guide_and_links_resolve() -> None:
 
 
 def test_benchmarks_and_tests_cited_exist() -> None:
-    """Every benchmarks/... or tests/... path a guide cites exists."""
+    """Every benchmarks/... or tests/... path and every `test_...` function a guide cites exists."""
     root = DOCS.parent
+    test_source = "\n".join(
+        p.read_text(encoding="utf-8") for p in (root / "tests").rglob("test_*.py")
+    )
     for name in GUIDES:
         text = (DOCS / name).read_text(encoding="utf-8")
         for cited in set(re.findall(r"\b((?:benchmarks|tests)/[\w/.-]+\.py)\b", text)):
             assert (root / cited).is_file(), f"{name} cites {cited}, which does not exist"
+        for func in set(re.findall(r"`(test_\w+)`", text)):
+            assert f"def {func}(" in test_source, f"{name} cites {func}, which does not exist"
