@@ -164,3 +164,49 @@ def test_benchmarks_and_tests_cited_exist() -> None:
             assert (root / cited).is_file(), f"{name} cites {cited}, which does not exist"
         for func in set(re.findall(r"`(test_\w+)`", text)):
             assert f"def {func}(" in test_source, f"{name} cites {func}, which does not exist"
+
+
+def _set_literals(path: Path, function: str) -> set[str]:
+    """String elements of every set literal inside ``function`` of the module at ``path``."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    keys: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == function:
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Set):
+                    keys |= {
+                        e.value
+                        for e in sub.elts
+                        if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                    }
+    return keys
+
+
+def test_trial_design_reference_lists_every_key() -> None:
+    """Every key the design parsers accept is named (as `key`) in docs/trials.md."""
+    src = DOCS.parent / "src" / "alsnet" / "trials"
+    keys = set().union(
+        *(
+            _set_literals(src / "design.py", f)
+            for f in ("from_dict", "_parse_scenarios", "_parse_interims")
+        )
+    )
+    keys |= _set_literals(src / "adaptive" / "design.py", "from_dict")
+    assert {"regimens", "hazard_drr", "every_weeks", "soften_power"} <= keys  # parsed
+    text = (DOCS / "trials.md").read_text(encoding="utf-8")
+    missing = sorted(k for k in keys if f"`{k}`" not in text and f"`{k}:" not in text)
+    assert not missing, f"docs/trials.md does not document design keys {missing}"
+
+
+def test_policy_reference_lists_every_field() -> None:
+    """Every Policy field and jurisdiction is named in docs/federated.md."""
+    from dataclasses import fields
+
+    from alsnet.federated.policy import JURISDICTIONS, Policy
+
+    text = (DOCS / "federated.md").read_text(encoding="utf-8")
+    names = [f.name for f in fields(Policy)] + list(JURISDICTIONS)
+    missing = [n for n in names if f"`{n}`" not in text]
+    assert not missing, f"docs/federated.md does not document policy fields {missing}"
