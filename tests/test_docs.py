@@ -210,3 +210,18 @@ def test_policy_reference_lists_every_field() -> None:
     names = [f.name for f in fields(Policy)] + list(JURISDICTIONS)
     missing = [n for n in names if f"`{n}`" not in text]
     assert not missing, f"docs/federated.md does not document policy fields {missing}"
+
+
+def test_rules_reference_lists_every_key() -> None:
+    """Every key of the trial-matching rule format is named in docs/omics.md."""
+    from alsnet.omics import rules
+
+    keys = set(rules._TOP_KEYS) | set(rules._STUDY_KEYS) | {"all", "any", "not"}
+    for leaf in rules._LEAF_KEYS.values():
+        keys |= set(leaf)
+    keys |= set(rules.VARIANT_CLASSES) | set(rules._SCORES) | set(rules._CLINICAL)
+    text = (DOCS / "omics.md").read_text(encoding="utf-8")
+    missing = sorted(
+        k for k in keys if f"`{k}" not in text and f"{k}:" not in text and f"|{k}" not in text
+    )
+    assert not missing, f"docs/omics.md does not document rule keys {missing}"
