@@ -216,3 +216,24 @@ def test_healey_reproduces_published_operating_characteristics(
     else:
         assert r.p_early_futility[0] < 0.03  # published 0.01 / 0.00
         assert r.mean_drr[0] == pytest.approx(r.true_drr[0], abs=0.03)
+
+
+def test_deaths_enter_the_shared_drr_estimate() -> None:
+    """A hazard-only effect moves the DRR estimate by the inverse-variance share of deaths."""
+    base = _fixed_design(0.975)
+    outcome = dataclasses.replace(base.outcome, mortality_24w=0.30)
+    design = dataclasses.replace(base, outcome=outcome)
+    hz = dataclasses.replace(base.scenarios["null"], hazard_ratio=(0.5,))
+    design = dataclasses.replace(design, scenarios={**base.scenarios, "hz": hz})
+    null = simulate(design, "null", n_sims=1500, seed=3)
+    only_hazard = simulate(design, "hz", n_sims=1500, seed=3)
+    # expected deaths in 24 weeks: 0.3 x 120 (active, halved) and 0.3 x 40 (placebo)
+    d_a, d_p = 0.5 * 0.3 * 120 * 0.85, 0.3 * 40
+    prec_h = 1.0 / (1.0 / d_a + 1.0 / d_p)
+    t = np.array(VISITS) * 12 / 52
+    sxx = float(((t - t.mean()) ** 2).sum())
+    prec_s = 1.0 / ((SD_B**2 + SD_E**2 / sxx) / SLOPE**2 * (1 / 120 + 1 / 40))
+    expected = math.exp(math.log(0.5) * prec_h / (prec_h + prec_s))
+    assert null.mean_drr[0] == pytest.approx(1.0, abs=0.04)
+    assert only_hazard.mean_drr[0] == pytest.approx(expected, abs=0.05)
+    assert only_hazard.p_success[0] > 2 * null.p_success[0]

@@ -44,6 +44,7 @@ from alsnet.trials.simulate import (
     _concat,
     _context,
     _draw_block,
+    _event_stats,
     _norm_cdf,
     enrolment_schedule,
 )
@@ -87,7 +88,10 @@ def _chunk_statistics(
         enrolled = sched.enrol_month[None, :] <= stop_time[:, sched.regimen]
         k_cal = np.searchsorted(t, when - sched.enrol_month + 1e-9, side="right")
         k_obs = np.where(enrolled, np.minimum(k_cal[None, :], oc.k_surv), 0)
-        est, se = _analyse(design, ctx, oc, k_obs)
+        surv = None
+        if fq is None:  # as in simulate: Bayesian designs also use the deaths
+            surv = _event_stats(oc, enrolled, when - sched.enrol_month[None, :], float(t[-1]))
+        est, se = _analyse(design, ctx, oc, k_obs, surv)
         for r, is_final in here:
             live = np.isinf(stop_time[:, r])
             e_r, s_r = est[:, r], se[:, r]

@@ -334,6 +334,8 @@ class _Outcomes:
     cy: FloatArray  # (S, P, V+1) cumulative sums of y over visits
     cty: FloatArray  # (S, P, V+1) cumulative sums of t*y
     cyy: FloatArray  # (S, P, V+1) cumulative sums of y^2
+    exit: FloatArray  # (S, P) months from enrolment to death or dropout (inf = neither)
+    death: BoolArray  # (S, P) the exit is a death (the trial's event endpoint)
 
 
 def _draw_block(
@@ -374,7 +376,8 @@ def _draw_block(
         slope = np.where(active, slope * drr, slope)
         y = slope[:, :, None] * t + out.residual_sd * rng.standard_normal((n, n_pat, t.size))
         lam_death = -math.log1p(-out.mortality_24w) / (24.0 * WEEKS_TO_MONTHS)
-        rate = lam_death * np.where(active, hr, 1.0) * trend + drop
+        rate_d = lam_death * np.where(active, hr, 1.0) * trend
+        rate = rate_d + drop
         with np.errstate(divide="ignore"):
             stop = rng.exponential(1.0, (n, n_pat)) / np.maximum(rate, 1e-300)
     else:
@@ -391,12 +394,30 @@ def _draw_block(
         with np.errstate(divide="ignore"):
             dropout = rng.exponential(1.0, (n, n_pat)) / drop if drop > 0 else np.inf
         stop = np.minimum(death, dropout)
+        is_death = np.broadcast_to(death <= dropout, stop.shape)
     k_surv = np.maximum(np.searchsorted(t, stop, side="left"), 1).astype(np.int64)
     zeros = np.zeros((n, n_pat, 1))
     cy = np.concatenate([zeros, np.cumsum(y, axis=-1)], axis=-1)
     cty = np.concatenate([zeros, np.cumsum(t * y, axis=-1)], axis=-1)
     cyy = np.concatenate([zeros, np.cumsum(y * y, axis=-1)], axis=-1)
-    return _Outcomes(active, k_surv, cy, cty, cyy)
+    if library is None:
+        # competing risks: the exit is a death with probability rate_d / rate (drawn last,
+        # so every earlier draw of the stream is unchanged)
+        is_death = rng.random((n, n_pat)) * rate < rate_d
+    return _Outcomes(active, k_surv, cy, cty, cyy, np.broadcast_to(stop, (n, n_pat)), is_death)
+
+
+def _event_stats(
+    oc: _Outcomes, enrolled: BoolArray, since_enrol: FloatArray, follow_up: float
+) -> tuple[FloatArray, FloatArray]:
+    """Deaths and exposure (months) per patient at a look, shape ``(S, P)`` each.
+
+    Follow-up ends at the last scheduled visit (``follow_up`` months after enrolment).
+    """
+    window = np.where(enrolled, np.clip(since_enrol, 0.0, follow_up), 0.0)
+    exposure = np.minimum(window, oc.exit)
+    events = (oc.death & (oc.exit <= window)).astype(np.float64)
+    return events, exposure
 
 
 def _concat(parts: list[_Outcomes]) -> _Outcomes:
@@ -466,8 +487,17 @@ def _analyse(
     ctx: _Context,
     oc: _Outcomes,
     k_obs: IntArray,
+    surv: tuple[FloatArray, FloatArray] | None = None,
 ) -> tuple[FloatArray, FloatArray]:
-    """Estimated log DRR and its SE per trial and regimen, shape ``(S, R)`` each."""
+    """Estimated log DRR and its SE per trial and regimen, shape ``(S, R)`` each.
+
+    The slope part compares precision-weighted mean ALSFRS-R slopes (log ratio, delta
+    method). With ``surv`` (deaths and exposure per patient, from :func:`_event_stats`)
+    the log hazard ratio of death (exponential model; one pseudo-death shared between the
+    arms in proportion to exposure) is combined with it by inverse-variance weighting: the
+    normal approximation of one DRR scaling both the slope and the hazard, as in HEALEY's
+    shared-parameter model.
+    """
     k = k_obs
     n_s, n_p = k.shape
     r_count = len(design.regimens)
@@ -513,6 +543,26 @@ def _analyse(
     var = 1.0 / np.maximum(wa, _EPS) / np.maximum(ma * ma, 1e-6) + 1.0 / np.maximum(
         wp, _EPS
     ) / np.maximum(mp * mp, 1e-6)
+    if surv is not None:
+        ev, expo = surv
+        d_a = _group_sums(ctx, ev, n_s, n_g)[:, 1::2]
+        t_a = _group_sums(ctx, expo, n_s, n_g)[:, 1::2]
+        if ctx.ctrl.ndim == 2:
+            d_p, t_p = np.split(np.concatenate([ev * ctx.plc, expo * ctx.plc]) @ ctx.ctrl, 2)
+        else:
+            d_p = np.einsum("sp,spr->sr", ev * ctx.plc, ctx.ctrl)
+            t_p = np.einsum("sp,spr->sr", expo * ctx.plc, ctx.ctrl)
+        has_t = (t_a > 0) & (t_p > 0) & (d_a + d_p > 0)
+        # one pseudo-death shared in proportion to exposure: no bias towards either arm
+        # under unequal allocation (a fixed 0.5 per arm would favour the larger arm)
+        c_a = t_a / np.maximum(t_a + t_p, _EPS)
+        da, dp = d_a + c_a, d_p + (1.0 - c_a)
+        da, dp = np.maximum(da, _EPS), np.maximum(dp, _EPS)  # only where an arm is empty
+        log_hr = np.log(da / np.maximum(t_a, _EPS)) - np.log(dp / np.maximum(t_p, _EPS))
+        prec_h = np.where(has_t, 1.0 / (1.0 / da + 1.0 / dp), 0.0)
+        prec_s = 1.0 / np.maximum(var, _EPS)
+        est = (est * prec_s + np.where(has_t, log_hr, 0.0) * prec_h) / (prec_s + prec_h)
+        var = 1.0 / (prec_s + prec_h)
     se = np.where(ok, np.sqrt(var), np.nan)
     return np.where(ok, est, np.nan), se
 
@@ -773,7 +823,10 @@ def _run_chunk(
         else:  # the same look time in every trial
             k_cal = np.searchsorted(t, w_t[0] - sched.enrol_month + 1e-9, side="right")[None, :]
         k_obs = np.where(enrolled, np.minimum(k_cal, oc.k_surv), 0)
-        est, se = _analyse(design, ctx, oc, k_obs)
+        surv = None
+        if fq is None:  # Bayesian shared-parameter designs also use the deaths
+            surv = _event_stats(oc, enrolled, w_t[:, None] - enrol, float(t[-1]))
+        est, se = _analyse(design, ctx, oc, k_obs, surv)
         e_r, s_r = est[rows, rr], se[rows, rr]
         live = has & np.isinf(stop_time[rows, rr])
         valid = np.isfinite(e_r) & np.isfinite(s_r)
