@@ -91,3 +91,28 @@ def test_randomise_and_verify_log(tmp_path: Path) -> None:
         app, ["trial", "randomise", "--log", str(log), "--patient", "P9", "--stratum", "riluzole"]
     )
     assert res.exit_code == 2 and "factor=level" in res.stderr
+
+
+def test_simulate_bootstrap_source_from_a_cohort_directory(tmp_path: Path) -> None:
+    from alsnet.io.canonical import write_csv
+    from alsnet.synth import synthesize
+
+    write_csv(synthesize(600, seed=4), tmp_path / "cohort")
+    out = tmp_path / "r.json"
+    args = ["trial", "simulate", "healey", "--scenario", "null", "--sims", "40", "--jobs", "1"]
+    r = CliRunner().invoke(
+        app,
+        [
+            *args,
+            "--outcome-source",
+            "bootstrap",
+            "--cohort",
+            str(tmp_path / "cohort"),
+            "--out",
+            str(out),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(out.read_text())["outcome_source"] == "bootstrap"
+    bad = CliRunner().invoke(app, [*args, "--outcome-source", "magic"])
+    assert bad.exit_code != 0 and "--outcome-source" in bad.output

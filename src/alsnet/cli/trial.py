@@ -198,6 +198,24 @@ def simulate_cmd(
             show_default=False,
         ),
     ] = None,
+    outcome_source: Annotated[
+        str | None,
+        typer.Option(
+            "--outcome-source",
+            help="parametric, bootstrap (resample a registry cohort) or twin (digital-twin "
+            "control courses) [default: the design's outcomes.source].",
+            show_default=False,
+        ),
+    ] = None,
+    cohort_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cohort",
+            help="Registry cohort (canonical CSV layout) for the bootstrap and twin sources "
+            "[default: the design's synthetic cohort].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Simulate a design's operating characteristics under a scenario."""
     from alsnet.trials.design import load_design
@@ -205,8 +223,26 @@ def simulate_cmd(
 
     if backend not in ("local", "ray"):
         raise TrialDesignError(f"backend: must be local or ray, got {backend!r}")
+    if outcome_source not in (None, "parametric", "bootstrap", "twin"):
+        raise TrialDesignError(
+            f"--outcome-source: must be parametric, bootstrap or twin, got {outcome_source!r}"
+        )
+    cohort = None
+    if cohort_dir is not None:
+        from alsnet.io.canonical import read_csv
+
+        cohort = read_csv(cohort_dir, keep_ids=True)
     d = load_design(design)
-    res = simulate(d, scenario, n_sims=sims, seed=seed, backend=backend, n_jobs=jobs)
+    res = simulate(
+        d,
+        scenario,
+        n_sims=sims,
+        seed=seed,
+        backend=backend,
+        n_jobs=jobs,
+        outcome_source=outcome_source,
+        cohort=cohort,
+    )
     if out is not None:
         out.write_text(res.to_json() + "\n", encoding="utf-8")
     if not isinstance(res, SimulationResult):
