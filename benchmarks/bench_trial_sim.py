@@ -4,15 +4,17 @@ Run with ``.venv/bin/python benchmarks/bench_trial_sim.py [--sims N] [--workers 
 Prints (1) the time for N HEALEY-like trials (3 concurrent regimens of 160, interims every
 12 weeks, approximate Bayesian DRR analysis) and (2) each HEALEY scenario's P(success) and
 P(early futility) for regimen A next to the published values (SAP Appendix I, Table 6.1.1 /
-6.3; reference/platform-trials.md §1). The analysis is a normal approximation on the log
-slope ratio, not HEALEY's Bayesian shared-parameter joint model, so agreement is approximate.
+6.3; reference/platform-trials.md §1). The analysis is a normal approximation of HEALEY's
+shared-parameter model (log slope ratio combined with the log hazard ratio of death by inverse
+variance), not the Bayesian joint model itself, so agreement is approximate.
 
 Measured (2 workers on a shared 2-core machine, seed 2026, 10,000 trials each):
-10,000 trials in 13 s; regimen A P(success) null 0.020 (published 0.024), slow25 0.604
-(0.61), slow30 0.778 (0.77), slow35 0.898 (0.88), drift_slower 0.069 (0.060, drift size
-assumed); early futility under the null 0.32 (published 0.28); mean estimated DRR of null
-futility stops at interims 1/2/3 1.34/1.20/1.14 (published 1.35/1.21/1.16); mean duration
-13.0 months null / 15.0 effective (published 14 / 15).
+10,000 trials in 10.8 s; regimen A P(success) null 0.021 (published 0.024), slow25 0.619
+(0.61), slow30 0.791 (0.77), slow35 0.908 (0.88), drift_slower 0.067 (0.060, drift size
+assumed); early futility under the null 0.31 (published 0.28); mean estimated DRR of null
+futility stops at interims 1/2/3 1.32/1.19/1.13 (published 1.35/1.21/1.16); mean duration
+13.0 months null / 15.0 effective (published 14 / 15). ``--more`` runs the further published
+scenarios (mortality effect, drift faster, accrual, dropout, staggered starts).
 """
 
 from __future__ import annotations
