@@ -112,3 +112,19 @@ def test_procova_saving(cohort: Cohort) -> None:
 def test_procova_saving_needs_targets() -> None:
     with pytest.raises(AlsnetError, match="at least 20"):
         procova_saving(synthesize(20, seed=1), seed=0)
+
+
+def test_omics_section_gates_uncorrected_and_recovers_corrected(cohort: Cohort) -> None:
+    pytest.importorskip("anndata")
+    from alsnet.omics.rules import evaluate_rules, load_rules
+    from alsnet.report.omics_demo import omics_demo, omics_section
+
+    res = omics_demo(cohort, seed=0, n_patients=90)
+    raw, fixed = res.ari["uncorrected"], res.ari["ComBat (site x platform)"]
+    assert raw["published by the gate"] == 0.0 and max(raw["site"], raw["platform"]) > 0.2
+    assert fixed["published by the gate"] == 1.0 and fixed["truth"] > 0.8
+    # the matching table is the rule engine's own summary of the same registry
+    expected = evaluate_rules(load_rules(), cohort).summary()
+    pd.testing.assert_frame_equal(res.matches, expected)
+    section = omics_section(res)
+    assert len(section.figures) == 2 and len(section.tables) == 2

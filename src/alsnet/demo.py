@@ -303,6 +303,21 @@ def _twin_section(cohort: alsnet.Cohort, seed: int) -> Any:
         return None
 
 
+def _omics_section(cohort: alsnet.Cohort, seed: int) -> Any:
+    """The omics section, or None (logged) without the ``omics`` extra (anndata)."""
+    import logging
+
+    try:
+        from alsnet.report.omics_demo import omics_demo, omics_section
+
+        return omics_section(omics_demo(cohort, seed=seed))
+    except ImportError as exc:
+        logging.getLogger(__name__).warning(
+            "omics section left out (pip install 'alsnet[omics]'): %s", exc
+        )
+        return None
+
+
 def twin_evaluation(
     cohort: alsnet.Cohort, *, seed: int = 0, max_patients: int = 600
 ) -> TwinEvaluation:
@@ -418,6 +433,9 @@ def run_demo(
     twin = timed("digital-twin evaluation", lambda: _twin_section(stored, seed))
     if isinstance(twin, Section):
         extra.append(twin)
+    omics = timed("omics subtypes and trial matching", lambda: _omics_section(stored, seed))
+    if isinstance(omics, Section):
+        extra.append(omics)
     report = timed(
         "render report",
         lambda: demo_report(

@@ -20,6 +20,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     html = (out / "report.html").read_text(encoding="utf-8")
     for title in ("ALSFRS-R", "Kaplan", "King", "MiToS", *DOMAIN_SECTIONS):
         assert title in html
+    assert "Molecular stratification" in html and "Trial matching" in html
     fed = pd.read_csv(out / "federated.csv")
     assert (fed["rel_diff"] < 1e-6).all() and "cox" in set(fed["analysis"])
     with Store.open(f"sqlite:///{out / 'registry.db'}", create=False) as store:
