@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from alsnet.cli import app
-from alsnet.trials import PlatformDesign, TrialDesignError, simulate
+from alsnet.trials import PlatformDesign, TrialDesignError, load_design, simulate
 from alsnet.trials.calibrate import _quantile_threshold, calibrate, success_statistics
 
 
@@ -40,6 +40,35 @@ def test_statistics_reproduce_the_simulator_exactly() -> None:
     cal = calibrate(d, target_alpha=0.05, n_sims=1000, seed=4)
     sim = simulate(d, "null", n_sims=1000, seed=4)
     np.testing.assert_array_equal(cal.alpha_at_design, sim.p_success)
+
+
+@pytest.mark.parametrize(
+    ("case", "source"),
+    [
+        ("overrides", "parametric"),
+        ("early-success", "bootstrap"),
+        ("subgroups", "parametric"),
+    ],
+)
+def test_statistics_follow_every_simulator_option(case: str, source: str) -> None:
+    """Scenario overrides, outcome sources, subgroups: still the simulator's P(success)."""
+    if case == "subgroups":
+        d: PlatformDesign = load_design("healey-subgroups")  # type: ignore[assignment]
+    elif case == "overrides":
+        null = {"drr": 1.0, "accrual_per_month": 12, "dropout_per_month": 0.05, "time_trend": 0.02}
+        d = _design(scenarios={"null": null})
+    else:
+        d = _design(success={"threshold": 0.979, "early": True})
+    n = 250
+    cal = calibrate(d, target_alpha=0.05, n_sims=n, seed=5, outcome_source=source)
+    sim = simulate(d, "null", n_sims=n, seed=5, outcome_source=source)
+    if case == "early-success":
+        assert sim.p_early_success.max() > 0  # the early rule is exercised
+        # a success stop also ends the stopped regimen's placebo enrolment in the simulator
+        # (shared controls of the other regimen): equal up to that second-order effect
+        np.testing.assert_allclose(cal.alpha_at_design, sim.p_success, atol=2 / n)
+    else:
+        np.testing.assert_array_equal(cal.alpha_at_design, sim.p_success)
 
 
 def test_calibrated_threshold_gives_target_alpha_on_fresh_sims() -> None:

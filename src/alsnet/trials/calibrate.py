@@ -1,7 +1,8 @@
 """Calibrate a design's success threshold to a target type I error, without re-simulating.
 
 The trials of a scenario (normally ``null``) are simulated **once** with the engine of
-:mod:`alsnet.trials.simulate` (same outcome model, enrolment, control sharing, fast DRR
+:mod:`alsnet.trials.simulate` (its look loop: same outcome model and source, scenario
+overrides, enrolment including subgroup-restricted regimens, control sharing, fast DRR
 analysis and futility rule). For every trial and regimen the engine records the statistic
 the success rule compares with its threshold at each look — the posterior probability
 ``Pr(DRR < success.drr)`` (Bayesian designs) or ``z = -log DRR / se`` (frequentist designs
@@ -28,7 +29,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,86 +37,16 @@ from numpy.typing import NDArray
 from scipy import special
 
 from alsnet.trials._errors import TrialDesignError
-from alsnet.trials.backends import group_blocks, run_chunks, spawn_blocks
-from alsnet.trials.design import WEEKS_TO_MONTHS, PlatformDesign, Scenario
-from alsnet.trials.simulate import (
-    BLOCK_SIZE,
-    _analyse,
-    _concat,
-    _context,
-    _draw_block,
-    _event_stats,
-    _norm_cdf,
-    enrolment_schedule,
-)
+from alsnet.trials.design import PlatformDesign, Scenario
+from alsnet.trials.outcomes import OutcomeLibrary
+from alsnet.trials.simulate import _prepare, _simulate_trials
+
+if TYPE_CHECKING:
+    from alsnet.cohort import Cohort
 
 __all__ = ["CalibrationResult", "calibrate", "success_statistics"]
 
 FloatArray = NDArray[np.float64]
-
-
-def _chunk_statistics(
-    design: PlatformDesign,
-    scenario: Scenario,
-    seeds: list[np.random.SeedSequence],
-    sizes: list[int],
-) -> FloatArray:
-    """Max success statistic over the eligible looks per trial and regimen, shape ``(S, R)``."""
-    sched = enrolment_schedule(design)
-    parts = [
-        _draw_block(design, scenario, sched, n, np.random.default_rng(ss))
-        for ss, n in zip(seeds, sizes, strict=True)
-    ]
-    oc = _concat(parts)
-    n_sims = oc.active.shape[0]
-    r_count = len(design.regimens)
-    ctx = _context(design, sched, oc)
-    t = np.asarray(design.visit_weeks) * WEEKS_TO_MONTHS
-    events = sorted(
-        (lt, r, i == len(lk) - 1) for r, lk in enumerate(sched.looks) for i, lt in enumerate(lk)
-    )
-    stop_time = np.full((n_sims, r_count), np.inf)
-    best = np.full((n_sims, r_count), -np.inf)
-    suc_c = math.log(design.success.drr)
-    fq = design.frequentist
-    fut = design.futility
-    fut_z: list[float] = []
-    if fq is not None and fq.futility_p:
-        fut_z = [float(special.ndtri(1.0 - p)) for p in fq.futility_p]
-    look_no = np.zeros(r_count, dtype=np.int64)
-    for when in sorted({e[0] for e in events}):
-        here = [(r, fin) for (lt, r, fin) in events if lt == when]
-        enrolled = sched.enrol_month[None, :] <= stop_time[:, sched.regimen]
-        k_cal = np.searchsorted(t, when - sched.enrol_month + 1e-9, side="right")
-        k_obs = np.where(enrolled, np.minimum(k_cal[None, :], oc.k_surv), 0)
-        surv = None
-        if fq is None:  # as in simulate: Bayesian designs also use the deaths
-            surv = _event_stats(oc, enrolled, when - sched.enrol_month[None, :], float(t[-1]))
-        est, se = _analyse(design, ctx, oc, k_obs, surv)
-        for r, is_final in here:
-            live = np.isinf(stop_time[:, r])
-            e_r, s_r = est[:, r], se[:, r]
-            valid = np.isfinite(e_r) & np.isfinite(s_r)
-            s_safe = np.where(valid, s_r, 1.0)
-            if fq is not None:
-                stat = np.where(valid, -e_r / s_safe, -np.inf)
-                eligible = is_final
-            else:
-                stat = np.where(valid, _norm_cdf((suc_c - e_r) / s_safe), -np.inf)
-                eligible = is_final or design.success.early
-            if eligible:
-                best[:, r] = np.where(live, np.maximum(best[:, r], stat), best[:, r])
-            lose = np.zeros(n_sims, dtype=bool)
-            if not is_final:
-                if fq is not None and fut_z:
-                    zc = fut_z[min(int(look_no[r]), len(fut_z) - 1)]
-                    lose = live & valid & (stat < zc)
-                elif fq is None and fut is not None:
-                    p_fut = _norm_cdf((math.log(fut.drr) - e_r) / s_safe)
-                    lose = live & valid & (p_fut < fut.threshold)
-            look_no[r] += 1
-            stop_time[lose | (live & is_final), r] = when
-    return best
 
 
 def success_statistics(
@@ -126,8 +57,15 @@ def success_statistics(
     seed: int = 0,
     backend: str = "local",
     n_workers: int | None = 1,
+    outcome_source: str | OutcomeLibrary | None = None,
+    cohort: Cohort | None = None,
+    twin: Any = None,
 ) -> FloatArray:
     """Per simulated trial and regimen, the largest success statistic it could act on.
+
+    The trials are those of :func:`alsnet.trials.simulate.simulate` with the same arguments
+    (scenario overrides, subgroup-restricted enrolment, outcome source), except that success
+    never stops a regimen.
 
     Returns
     -------
@@ -142,17 +80,9 @@ def success_statistics(
             "frequentist.spending: calibration supports 'none' (a single final z bound); "
             "group-sequential bounds are calibrated by their spending function"
         )
-    if design.has_subgroups or design.outcomes.source != "parametric":
-        raise TrialDesignError(
-            "design: calibration supports the parametric outcome model and a fixed enrolment "
-            "schedule (no subgroup-restricted regimens, outcomes.source: parametric)"
-        )
-    sc = design.scenario(scenario) if isinstance(scenario, str) else scenario
-    seeds, sizes = spawn_blocks(n_sims, seed, BLOCK_SIZE)
-    n_chunks = max(1, min(len(seeds), round(n_sims / 1000), n_workers or 1))
-    chunks = group_blocks(seeds, sizes, n_chunks)
-    outs = run_chunks(_chunk_statistics, (design, sc), chunks, backend=backend, n_jobs=n_workers)
-    return np.concatenate(outs)
+    d, sc, library = _prepare(design, scenario, outcome_source, cohort, twin)
+    res = _simulate_trials(d, sc, library, n_sims, seed, None, backend, n_workers, True)
+    return res["success_stat"]
 
 
 @dataclass(frozen=True)
@@ -269,6 +199,9 @@ def calibrate(
     seed: int = 0,
     backend: str = "local",
     n_workers: int | None = 1,
+    outcome_source: str | OutcomeLibrary | None = None,
+    cohort: Cohort | None = None,
+    twin: Any = None,
 ) -> CalibrationResult:
     """Success threshold giving ``target_alpha`` type I error per regimen under ``scenario``.
 
@@ -286,6 +219,8 @@ def calibrate(
     seed : int, default 0
     backend, n_workers
         As in :func:`alsnet.trials.simulate.simulate`.
+    outcome_source, cohort, twin
+        As in :func:`alsnet.trials.simulate.simulate` (default: the design's outcome source).
 
     Returns
     -------
@@ -306,7 +241,15 @@ def calibrate(
         )
     t0 = time.perf_counter()
     stats = success_statistics(
-        design, scenario, n_sims=n_sims, seed=seed, backend=backend, n_workers=n_workers
+        design,
+        scenario,
+        n_sims=n_sims,
+        seed=seed,
+        backend=backend,
+        n_workers=n_workers,
+        outcome_source=outcome_source,
+        cohort=cohort,
+        twin=twin,
     )
     fq = design.frequentist
     if fq is not None:

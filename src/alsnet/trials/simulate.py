@@ -739,14 +739,21 @@ def _trial_controls(
 def _run_chunk(
     design: PlatformDesign,
     scenario: Scenario,
+    library: OutcomeLibrary | None,
+    success_stat: bool,
     seeds: list[np.random.SeedSequence],
     sizes: list[int],
-    library: OutcomeLibrary | None = None,
 ) -> dict[str, FloatArray]:
     """Simulate the blocks ``seeds`` (sizes ``sizes``); per-trial outcomes, shape ``(S, R)``.
 
     Looks are processed per trial in calendar order (event ``j`` of every trial at once);
     with a deterministic schedule every trial has the same sequence of looks.
+
+    With ``success_stat`` (threshold calibration, :mod:`alsnet.trials.calibrate`) success
+    never stops a regimen and the only output is ``"success_stat"``: per trial and regimen
+    the largest statistic the success rule compares with its threshold (``Pr(DRR <
+    success.drr)``, or ``z`` for frequentist designs) over the looks at which success may be
+    declared while the regimen was running (``-inf``: none).
     """
     r_count = len(design.regimens)
     random_enrol = design.has_subgroups
@@ -801,6 +808,7 @@ def _run_chunk(
     drr_hat = np.full((n_sims, r_count), np.nan)
     stop_look = np.full((n_sims, r_count), -1.0)
     n_ctrl = np.full((n_sims, r_count), np.nan)
+    best = np.full((n_sims, r_count), -np.inf)
     suc_c = math.log(design.success.drr)
     fut = design.futility
     z_s = float(special.ndtri(design.success.threshold))
@@ -836,13 +844,24 @@ def _run_chunk(
             z = -e_r / s_safe
             k_r = n_looks[rows, rr]
             decide = live & valid & (z > eff_tab[k_r, look])
-            lose = live & valid & ~decide & ~is_final & (z < fut_tab[k_r, look])
         else:
             win = valid & ((suc_c - e_r) / s_safe > z_s)
             decide = live & win & (is_final | design.success.early)
-            if fut is not None:
-                p_fut = _norm_cdf((math.log(fut.drr) - e_r) / s_safe)
-                lose = live & valid & ~decide & ~is_final & (p_fut < fut.threshold)
+        if success_stat:
+            # the threshold is applied afterwards: record the statistic, never stop for success
+            if fq is not None:
+                stat, eligible = z, is_final
+            else:
+                stat = _norm_cdf((suc_c - e_r) / s_safe)
+                eligible = is_final | design.success.early
+            upd = np.flatnonzero(live & valid & eligible)
+            best[upd, rr[upd]] = np.maximum(best[upd, rr[upd]], stat[upd])
+            decide = np.zeros(n_sims, dtype=bool)
+        if fq is not None:
+            lose = live & valid & ~decide & ~is_final & (z < fut_tab[k_r, look])
+        elif fut is not None:
+            p_fut = _norm_cdf((math.log(fut.drr) - e_r) / s_safe)
+            lose = live & valid & ~decide & ~is_final & (p_fut < fut.threshold)
         stopping = decide | lose | (live & is_final)
         i = np.flatnonzero(stopping)
         ri = rr[i]
@@ -855,6 +874,8 @@ def _run_chunk(
         used = plc * (k_obs >= 2)
         nc = used @ ctx.ctrl if ctx.ctrl.ndim == 2 else np.einsum("sp,spr->sr", used, ctx.ctrl)
         n_ctrl[i, ri] = nc[i, ri]
+    if success_stat:
+        return {"success_stat": best}
     entry = np.array([rg.entry_month for rg in design.regimens])
     onehot = (sched.regimen[:, None] == np.arange(r_count)[None, :]).astype(np.float64)
     in_trial = (enrol <= stop_time[:, sched.regimen]).astype(np.float64)
@@ -869,17 +890,6 @@ def _run_chunk(
         "drr": drr_hat,
         "look": stop_look,
     }
-
-
-def _run_chunk_library(
-    design: PlatformDesign,
-    scenario: Scenario,
-    library: OutcomeLibrary,
-    seeds: list[np.random.SeedSequence],
-    sizes: list[int],
-) -> dict[str, FloatArray]:
-    """:func:`_run_chunk` with outcomes resampled from ``library``."""
-    return _run_chunk(design, scenario, seeds, sizes, library)
 
 
 def _frequentist_tables(design: PlatformDesign, k_max: int) -> tuple[FloatArray, FloatArray]:
@@ -1093,24 +1103,9 @@ def simulate(
         raise ValueError("n_sims must be >= 2")
     if not isinstance(scenario, str | Scenario):
         raise TypeError("a platform design needs a Scenario or a scenario name")
-    sc = design.scenario(scenario) if isinstance(scenario, str) else scenario
-    if len(sc.drr) != len(design.regimens):
-        raise TrialDesignError(f"scenario {sc.name}: needs one DRR per regimen")
     t0 = time.perf_counter()
-    library = _resolve_library(design, outcome_source, cohort, twin)
-    design = apply_scenario(design, sc)
-    jobs = resolve_jobs(backend, n_jobs)
-    seeds, sizes = spawn_blocks(n_sims, seed, BLOCK_SIZE)
-    if n_chunks is None:
-        n_chunks = max(1, round(n_sims / 1000), jobs)
-    chunks = group_blocks(seeds, sizes, n_chunks)
-    if library is None:
-        outs = run_chunks(_run_chunk, (design, sc), chunks, backend=backend, n_jobs=n_jobs)
-    else:
-        outs = run_chunks(
-            _run_chunk_library, (design, sc, library), chunks, backend=backend, n_jobs=n_jobs
-        )
-    res = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+    design, sc, library = _prepare(design, scenario, outcome_source, cohort, twin)
+    res = _simulate_trials(design, sc, library, n_sims, seed, n_chunks, backend, n_jobs)
     elapsed = time.perf_counter() - t0
     log.info("simulated %d trials of %s/%s in %.2f s", n_sims, design.name, sc.name, elapsed)
     ps, ps_se = _mean_se(res["success"])
@@ -1155,6 +1150,48 @@ def simulate(
         max_n=res["n"].max(axis=0),
         outcome_source="parametric" if library is None else library.source,
     )
+
+
+def _prepare(
+    design: PlatformDesign,
+    scenario: str | Scenario,
+    outcome_source: str | OutcomeLibrary | None,
+    cohort: Cohort | None,
+    twin: Any,
+) -> tuple[PlatformDesign, Scenario, OutcomeLibrary | None]:
+    """The design with the scenario's overrides applied, the scenario and the outcome library."""
+    sc = design.scenario(scenario) if isinstance(scenario, str) else scenario
+    if len(sc.drr) != len(design.regimens):
+        raise TrialDesignError(f"scenario {sc.name}: needs one DRR per regimen")
+    library = _resolve_library(design, outcome_source, cohort, twin)
+    return apply_scenario(design, sc), sc, library
+
+
+def _simulate_trials(
+    design: PlatformDesign,
+    sc: Scenario,
+    library: OutcomeLibrary | None,
+    n_sims: int,
+    seed: int,
+    n_chunks: int | None,
+    backend: str,
+    n_jobs: int | None,
+    success_stat: bool = False,
+) -> dict[str, FloatArray]:
+    """Per-trial outputs of :func:`_run_chunk` for ``n_sims`` trials, shape ``(n_sims, R)`` each.
+
+    ``design`` and ``sc`` come from :func:`_prepare`. The blocks of :data:`BLOCK_SIZE` trials
+    are grouped into ``n_chunks`` chunks (default: about 1,000 trials per chunk, at least one
+    per job); the results do not depend on the grouping, the backend or the jobs.
+    """
+    jobs = resolve_jobs(backend, n_jobs)
+    seeds, sizes = spawn_blocks(n_sims, seed, BLOCK_SIZE)
+    if n_chunks is None:
+        n_chunks = max(1, round(n_sims / 1000), jobs)
+    chunks = group_blocks(seeds, sizes, n_chunks)
+    common = (design, sc, library, success_stat)
+    outs = run_chunks(_run_chunk, common, chunks, backend=backend, n_jobs=n_jobs)
+    return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
 
 
 def _resolve_library(
