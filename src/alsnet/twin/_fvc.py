@@ -85,6 +85,34 @@ def fvc_stats(idx: np.ndarray, f: np.ndarray, y: np.ndarray, n_patients: int) ->
     return FvcStats(cnt, s(f), s(f * f), sy, s(f * yy), syy)
 
 
+def _prior_means(st: FvcStats, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Prior means of ``a`` and ``b`` shaped to broadcast against the statistics."""
+    extra = st.sf.ndim - 1
+    return (
+        mu[:, 0].reshape((-1,) + (1,) * extra),
+        mu[:, 1].reshape((-1,) + (1,) * extra),
+    )
+
+
+def _normal_equations(
+    st: FvcStats, mu: np.ndarray, prec: np.ndarray, sigma: float
+) -> tuple[np.ndarray, ...]:
+    """Posterior precision ``H = w Z'Z + P`` and ``r = w Z'y + P mu`` of ``(a, b)``.
+
+    Returns ``h11, h12, h22, r1, r2`` shaped like the statistics (``w = 1 / sigma^2``,
+    ``P`` the prior precision ``prec``).
+    """
+    w = 1.0 / sigma**2
+    ma0, mb0 = _prior_means(st, mu)
+    # Z = [1, -F]: Z'Z = [[n, -sF], [-sF, sFF]], Z'y = [sy, -sFy]
+    h11 = w * st.n + prec[0, 0]
+    h12 = -w * st.sf + prec[0, 1]
+    h22 = w * st.sff + prec[1, 1]
+    r1 = w * st.sy + prec[0, 0] * ma0 + prec[0, 1] * mb0
+    r2 = -w * st.sfy + prec[0, 1] * ma0 + prec[1, 1] * mb0
+    return h11, h12, h22, r1, r2
+
+
 def fvc_posterior(
     st: FvcStats, mu: np.ndarray, cov: np.ndarray, sigma: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -107,17 +135,7 @@ def fvc_posterior(
         Posterior means ``ma, mb`` and covariance entries ``vaa, vab, vbb``,
         shaped like the statistics.
     """
-    prec = np.linalg.inv(cov)
-    w = 1.0 / sigma**2
-    extra = st.sf.ndim - 1
-    ma0 = mu[:, 0].reshape((-1,) + (1,) * extra)
-    mb0 = mu[:, 1].reshape((-1,) + (1,) * extra)
-    # Z = [1, -F]: Z'Z = [[n, -sF], [-sF, sFF]], Z'y = [sy, -sFy]
-    h11 = w * st.n + prec[0, 0]
-    h12 = -w * st.sf + prec[0, 1]
-    h22 = w * st.sff + prec[1, 1]
-    r1 = w * st.sy + prec[0, 0] * ma0 + prec[0, 1] * mb0
-    r2 = -w * st.sfy + prec[0, 1] * ma0 + prec[1, 1] * mb0
+    h11, h12, h22, r1, r2 = _normal_equations(st, mu, np.linalg.inv(cov), sigma)
     det = h11 * h22 - h12 * h12
     vaa, vab, vbb = h22 / det, -h12 / det, h11 / det
     return vaa * r1 + vab * r2, vab * r1 + vbb * r2, vaa, vab, vbb
@@ -132,14 +150,8 @@ def fvc_loglik(st: FvcStats, mu: np.ndarray, cov: np.ndarray, sigma: float) -> n
     """
     prec = np.linalg.inv(cov)
     w = 1.0 / sigma**2
-    extra = st.sf.ndim - 1
-    ma0 = mu[:, 0].reshape((-1,) + (1,) * extra)
-    mb0 = mu[:, 1].reshape((-1,) + (1,) * extra)
-    h11 = w * st.n + prec[0, 0]
-    h12 = -w * st.sf + prec[0, 1]
-    h22 = w * st.sff + prec[1, 1]
-    r1 = w * st.sy + prec[0, 0] * ma0 + prec[0, 1] * mb0
-    r2 = -w * st.sfy + prec[0, 1] * ma0 + prec[1, 1] * mb0
+    ma0, mb0 = _prior_means(st, mu)
+    h11, h12, h22, r1, r2 = _normal_equations(st, mu, prec, sigma)
     det = h11 * h22 - h12 * h12
     quad_r = (h22 * r1 * r1 - 2 * h12 * r1 * r2 + h11 * r2 * r2) / det  # r^T H^-1 r
     mpm = prec[0, 0] * ma0**2 + 2 * prec[0, 1] * ma0 * mb0 + prec[1, 1] * mb0**2

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -209,6 +209,21 @@ class _Base:
         if not getattr(self, "fitted_", False):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(cohort)")
 
+    def _fitted(self, per_outcome: dict[str, Any], why: str) -> Self:
+        """Mark fitted, or refuse when no outcome could be fitted (``why``: the reason)."""
+        if not per_outcome:
+            raise AlsnetError(f"{type(self).__name__}.fit: no outcome {why}")
+        self.fitted_ = True
+        return self
+
+    def _prediction_grid(
+        self, data: Cohort | pd.DataFrame, days: ArrayLike | pd.DataFrame
+    ) -> tuple[pd.Index, pd.DataFrame]:
+        """Check fitted; the patient ids of ``data`` and the (patient, day) grid to forecast."""
+        self._check_fitted()
+        ids = _ids(data)
+        return ids, _grid(ids, days)
+
     def _check_outcomes(self) -> None:
         bad = set(self.outcomes) - set(OUTCOMES)
         if bad:
@@ -326,16 +341,11 @@ class LastSlope(_Base):
             self.params_[outcome] = _SpreadModel(
                 coef, np.quantile(z, QUANTILES), float(z.mean()), float(np.median(sl["slope"]))
             )
-        if not self.params_:
-            raise AlsnetError("LastSlope.fit: no outcome has visits to learn from")
-        self.fitted_ = True
-        return self
+        return self._fitted(self.params_, "has visits to learn from")
 
     def predict(self, data: Cohort, days: ArrayLike | pd.DataFrame) -> pd.DataFrame:
         """Forecast every fitted outcome at ``days`` (days since onset)."""
-        self._check_fitted()
-        ids = _ids(data)
-        grid = _grid(ids, days)
+        _, grid = self._prediction_grid(data, days)
         parts = []
         for outcome, p in self.params_.items():
             obs = observations(data, outcome)
@@ -442,16 +452,11 @@ class MixedModel(_Base):
                 "G": g,
                 "sigma2": float(res.scale),
             }
-        if not self.params_:
-            raise AlsnetError("MixedModel.fit: no outcome has enough patients")
-        self.fitted_ = True
-        return self
+        return self._fitted(self.params_, "has enough patients")
 
     def predict(self, data: Cohort, days: ArrayLike | pd.DataFrame) -> pd.DataFrame:
         """Forecast every fitted outcome at ``days`` (days since onset)."""
-        self._check_fitted()
-        ids = _ids(data)
-        grid = _grid(ids, days)
+        ids, grid = self._prediction_grid(data, days)
         xp = self._x(data.patients, ids)
         gpos = ids.get_indexer(pd.Index(grid["patient_id"].to_numpy()))
         parts = []
@@ -605,16 +610,11 @@ class ForestBaseline(_Base):
             model.fit(x, y)  # type: ignore[attr-defined]
             self.models_[outcome] = model
             self.resid_[outcome] = (edges, np.column_stack([rmean, rq]))
-        if not self.models_:
-            raise AlsnetError("ForestBaseline.fit: no outcome has enough patients")
-        self.fitted_ = True
-        return self
+        return self._fitted(self.models_, "has enough patients")
 
     def predict(self, data: Cohort, days: ArrayLike | pd.DataFrame) -> pd.DataFrame:
         """Forecast every fitted outcome at ``days`` (days since onset)."""
-        self._check_fitted()
-        ids = _ids(data)
-        grid = _grid(ids, days)
+        _, grid = self._prediction_grid(data, days)
         feats, t0 = self._features(data)
         pid = grid["patient_id"]
         t0g = pid.map(t0).to_numpy(dtype="float64", na_value=np.nan)

@@ -49,7 +49,7 @@ import json
 import logging
 import platform
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +219,21 @@ def _clipped_mean_table(sd: float, n: int = 4097) -> tuple[np.ndarray, np.ndarra
     """E[clip(f + sd Z, 0, 48)] on a uniform grid of latent totals ``f`` in [0, 48]."""
     f = np.linspace(0.0, _TOP, n)
     return f, _pos_mean(f, sd) - _pos_mean(f - _TOP, sd)
+
+
+def _patient_chunks(
+    pos: np.ndarray, n_patients: int, chunk_size: int
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Chunks of patients ``lo:hi`` with the grid rows of their patients (``pos``: row → patient).
+
+    Chunks without grid rows are skipped.
+    """
+    order = np.argsort(pos, kind="stable")
+    bounds = np.searchsorted(pos[order], np.arange(0, n_patients + chunk_size, chunk_size))
+    for j, lo in enumerate(range(0, n_patients, chunk_size)):
+        rows = order[bounds[j] : bounds[j + 1]]
+        if rows.size:
+            yield lo, min(lo + chunk_size, n_patients), rows
 
 
 def twin_covariates(patients: pd.DataFrame, obs: pd.DataFrame) -> pd.DataFrame:
@@ -970,13 +985,7 @@ class TwinModel:
         month = day / DAYS_PER_MONTH
         m = len(grid)
         res = {o: (np.empty(m), np.empty((len(QUANTILES), m))) for o in todo}
-        order = np.argsort(pos, kind="stable")
-        bounds = np.searchsorted(pos[order], np.arange(0, len(cond.ids) + chunk_size, chunk_size))
-        for j, lo in enumerate(range(0, len(cond.ids), chunk_size)):
-            hi = min(lo + chunk_size, len(cond.ids))
-            rows = order[bounds[j] : bounds[j + 1]]
-            if rows.size == 0:
-                continue
+        for lo, hi, rows in _patient_chunks(pos, len(cond.ids), chunk_size):
             a, b, st = self._posterior_draws(cond, lo, hi, self.n_draws, rng)
             r = pos[rows] - lo
             tm = month[rows, None]
@@ -1121,13 +1130,7 @@ class TwinModel:
         month = grid["day"].to_numpy(dtype="float64") / DAYS_PER_MONTH
         table = _clipped_mean_table(self.sigma_)
         out = np.empty(len(grid))
-        order = np.argsort(pos, kind="stable")
-        bounds = np.searchsorted(pos[order], np.arange(0, len(cond.ids) + chunk_size, chunk_size))
-        for j, lo in enumerate(range(0, len(cond.ids), chunk_size)):
-            hi = min(lo + chunk_size, len(cond.ids))
-            rows = order[bounds[j] : bounds[j + 1]]
-            if rows.size == 0:
-                continue
+        for lo, hi, rows in _patient_chunks(pos, len(cond.ids), chunk_size):
             along = self.events_.gamma if outcome == "event_free" and self.events_ else None
             a, b, wt = self._nodes(cond, lo, hi, along)
             r = pos[rows] - lo
