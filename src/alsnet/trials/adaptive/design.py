@@ -29,36 +29,17 @@ path and the reason, e.g. ``"superiority: must be in (0, 1), got 1.2"``.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alsnet.trials._errors import TrialDesignError
+from alsnet.trials.design import _check_keys, _err, _num, _prob
 
 __all__ = ["ADAPTIVE_KIND", "AdaptiveDesign", "AdaptiveScenario", "is_adaptive_mapping"]
 
 #: Value of the top-level ``kind`` field that selects this design type in a YAML file.
 ADAPTIVE_KIND = "adaptive-binary"
 _RESCALE = (None, "limits")
-
-
-def _err(path: str, reason: str) -> TrialDesignError:
-    return TrialDesignError(f"{path}: {reason}")
-
-
-def _num(value: Any, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _err(path, f"must be a number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise _err(path, f"must be finite, got {value!r}")
-    return v
-
-
-def _open01(value: float, path: str) -> None:
-    if not 0.0 < value < 1.0:
-        raise _err(path, f"must be in (0, 1), got {value:g}")
 
 
 def _int(value: Any, path: str) -> int:
@@ -165,14 +146,14 @@ class AdaptiveDesign:
             if len(vals) != n_looks:
                 raise _err(label, f"needs 1 or {n_looks} (one per look) values, got {len(vals)}")
             for i, v in enumerate(vals):
-                _open01(v, label if len(set(vals)) == 1 else f"{label}[{i}]")
+                _prob(v, label if len(set(vals)) == 1 else f"{label}[{i}]")
         for i, (s, f) in enumerate(zip(self.superiority, self.inferiority, strict=True)):
             if f >= s:
                 raise _err("inferiority", f"must be below superiority at look {i} ({f:g} >= {s:g})")
         if (self.equivalence_prob is None) != (self.equivalence_diff is None):
             raise _err("equivalence", "needs both prob and diff")
         if self.equivalence_diff is not None:
-            _open01(self.equivalence_diff, "equivalence.diff")
+            _prob(self.equivalence_diff, "equivalence.diff")
         for label, vals in (
             ("start_probs", self.start_probs),
             ("min_probs", self.min_probs),
@@ -324,9 +305,7 @@ class AdaptiveDesign:
             pr = d["prior"]
             if not isinstance(pr, Mapping):
                 raise _err("prior", "must be a mapping with alpha and beta")
-            bad = sorted(set(pr) - {"alpha", "beta"})
-            if bad:
-                raise _err(f"prior.{bad[0]}", "unknown field")
+            _check_keys(pr, "prior", {"alpha", "beta"}, set())
             kw["prior_alpha"] = _num(pr.get("alpha", 1.0), "prior.alpha")
             kw["prior_beta"] = _num(pr.get("beta", 1.0), "prior.beta")
         if d.get("scenarios") is not None:
@@ -338,11 +317,7 @@ class AdaptiveDesign:
                 path = f"scenarios.{name}"
                 if not isinstance(spec, Mapping):
                     raise _err(path, "must be a mapping with true_ys")
-                bad = sorted(set(spec) - {"true_ys", "description"})
-                if bad:
-                    raise _err(f"{path}.{bad[0]}", "unknown field")
-                if "true_ys" not in spec:
-                    raise _err(f"{path}.true_ys", "missing")
+                _check_keys(spec, path, {"true_ys", "description"}, {"true_ys"})
                 scs[str(name)] = AdaptiveScenario(
                     name=str(name),
                     true_ys=_per_arm(spec["true_ys"], f"{path}.true_ys", arms),
