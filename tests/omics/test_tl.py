@@ -70,6 +70,23 @@ def test_recovers_subtypes_after_correction_and_pac_picks_true_k(corrected: Any)
     assert res.summary()["cophenetic"].between(0, 1).all()
 
 
+def test_nmf_consensus_recovers_subtypes_at_the_true_k(corrected: Any) -> None:
+    from sklearn.decomposition import NMF
+
+    adata = corrected
+    res = tl.consensus_cluster(
+        adata.copy(), method="nmf", n_resamples=8, n_top_genes=300, k_values=(3,), rng=0
+    )
+    assert adjusted_rand_score(adata.obs["subtype"], res.labels) > 0.8
+    assert res.params["method"] == "nmf"
+    # base clusterer: a sample joins its largest metagene (Brunet et al. 2004)
+    x = np.abs(np.random.default_rng(0).normal(size=(30, 12)))
+    w = NMF(3, init="nndsvda", max_iter=300, tol=1e-3, random_state=5).fit_transform(x)
+    from alsnet.omics._consensus import _cluster
+
+    np.testing.assert_array_equal(_cluster(x, 3, "nmf", 5), w.argmax(axis=1))
+
+
 def test_gate_refuses_uncorrected_strong_site_effects() -> None:
     params = OmicsSimParams(site_sd=0.8, platform_sd=0.0, module_lfc=0.5)
     adata = simulate_transcriptome(80, 600, n_sites=3, seed=1, params=params)

@@ -220,6 +220,17 @@ def pac_score(consensus: FloatArray, lower: float = 0.1, upper: float = 0.9) -> 
 def _cluster(x: FloatArray, k: int, method: str, seed: int) -> npt.NDArray[np.int64]:
     if method == "kmeans":
         return KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(x).astype(np.int64)
+    if method == "nmf":  # Brunet et al. 2004: a sample joins its largest metagene
+        import warnings
+
+        from sklearn.decomposition import NMF
+        from sklearn.exceptions import ConvergenceWarning
+
+        nmf = NMF(n_components=k, init="nndsvda", max_iter=300, tol=1e-3, random_state=seed)
+        with warnings.catch_warnings():  # labels (argmax) settle long before the loss does
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            w = nmf.fit_transform(x)
+        return np.asarray(w.argmax(axis=1), dtype=np.int64)
     return AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(x).astype(np.int64)
 
 
@@ -229,7 +240,7 @@ def consensus_matrices(
     *,
     n_resamples: int = 50,
     subsample: float = 0.8,
-    method: Literal["kmeans", "hierarchical"] = "hierarchical",
+    method: Literal["kmeans", "hierarchical", "nmf"] = "hierarchical",
     rng: int | np.random.Generator | None = 0,
 ) -> dict[int, FloatArray]:
     """Consensus matrices of ``x`` (samples x features) for each k.
@@ -398,7 +409,7 @@ def consensus_cluster(
     k_values: Sequence[int] = (2, 3, 4, 5, 6),
     n_resamples: int = 50,
     subsample: float = 0.8,
-    method: Literal["kmeans", "hierarchical"] = "hierarchical",
+    method: Literal["kmeans", "hierarchical", "nmf"] = "hierarchical",
     n_top_genes: int = 1000,
     n_pcs: int = 20,
     batch_keys: Sequence[str] = ("site", "platform", "tissue"),
@@ -424,9 +435,13 @@ def consensus_cluster(
         Subsamples per k.
     subsample : float
         Share of samples drawn (without replacement) per subsample.
-    method : {"kmeans", "hierarchical"}
-        Base clusterer: Ward hierarchical clustering (default; one tree per subsample) or
-        k-means (3 restarts; unstable at the true k when subtypes are unbalanced).
+    method : {"kmeans", "hierarchical", "nmf"}
+        Base clusterer: Ward hierarchical clustering (default; one tree per subsample),
+        k-means (3 restarts; unstable at the true k when subtypes are unbalanced) on the
+        principal components, or NMF (Brunet et al. 2004: rank-k factorisation of the
+        ``n_top_genes`` genes shifted to be non-negative, each sample assigned to its
+        largest metagene). On the default simulator NMF, like k-means, tends to merge the
+        two small subtypes (k = 2, ARI 0.83-0.85 on seeds 0-1), and is about 10x slower.
     n_top_genes, n_pcs : int
         Feature selection (highest variance) and PCA dimension.
     batch_keys : sequence of str
@@ -452,13 +467,17 @@ def consensus_cluster(
         raise ValueError("k_values must be >= 2 and below the number of samples")
     if not 0.0 < subsample <= 1.0:
         raise ValueError("subsample must be in (0, 1]")
-    if method not in ("kmeans", "hierarchical"):
-        raise ValueError("method must be 'kmeans' or 'hierarchical'")
+    if method not in ("kmeans", "hierarchical", "nmf"):
+        raise ValueError("method must be 'kmeans', 'hierarchical' or 'nmf'")
     x_raw = adata.X if layer is None else adata.layers[layer]
     x = np.asarray(x_raw.toarray() if hasattr(x_raw, "toarray") else x_raw, dtype=np.float64)
     feats = _features(x, n_top_genes, n_pcs)
+    basis = feats
+    if method == "nmf":
+        top = np.argsort(x.var(axis=0))[::-1][: min(n_top_genes, x.shape[1])]
+        basis = x[:, top] - x[:, top].min(axis=0)
     cons = consensus_matrices(
-        feats, ks, n_resamples=n_resamples, subsample=subsample, method=method, rng=rng
+        basis, ks, n_resamples=n_resamples, subsample=subsample, method=method, rng=rng
     )
     pac = pd.Series({k: pac_score(c) for k, c in cons.items()}, name="pac")
     coph: dict[int, float] = {}
