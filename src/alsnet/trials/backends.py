@@ -27,7 +27,14 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["BACKENDS", "available_cores", "group_blocks", "run_chunks", "spawn_blocks"]
+__all__ = [
+    "BACKENDS",
+    "available_cores",
+    "group_blocks",
+    "run_blocks",
+    "run_chunks",
+    "spawn_blocks",
+]
 
 #: Names accepted by ``backend=``.
 BACKENDS = ("local", "ray")
@@ -107,6 +114,41 @@ def run_chunks(
     with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as ex:
         futs = [ex.submit(fn, *common, *c) for c in chunks]
         return [f.result() for f in futs]
+
+
+def run_blocks(
+    fn: Callable[..., dict[str, np.ndarray]],
+    common: tuple[Any, ...],
+    n_sims: int,
+    seed: int,
+    block_size: int,
+    *,
+    n_chunks: int | None = None,
+    trials_per_chunk: int | None = None,
+    backend: str = "local",
+    n_jobs: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Simulate ``n_sims`` trials in blocks; the engine's per-trial arrays, concatenated.
+
+    Spawns the blocks (:func:`spawn_blocks`), groups them into chunks (:func:`group_blocks`),
+    runs ``fn(*common, seeds, sizes)`` per chunk (:func:`run_chunks`) and concatenates each
+    array of the returned dicts along the first (trial) axis.
+
+    Parameters
+    ----------
+    n_chunks
+        Chunks (default: one per job, or with ``trials_per_chunk`` about ``n_sims /
+        trials_per_chunk`` and at least one per job). Does not change the results.
+    """
+    jobs = resolve_jobs(backend, n_jobs)
+    seeds, sizes = spawn_blocks(n_sims, seed, block_size)
+    if n_chunks is None:
+        n_chunks = jobs
+        if trials_per_chunk is not None:
+            n_chunks = max(1, round(n_sims / trials_per_chunk), jobs)
+    chunks = group_blocks(seeds, sizes, n_chunks)
+    outs = run_chunks(fn, common, chunks, backend=backend, n_jobs=n_jobs)
+    return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
 
 
 def _run_ray(

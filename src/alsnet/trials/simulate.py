@@ -71,7 +71,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from alsnet.trials._errors import TrialDesignError
-from alsnet.trials.backends import group_blocks, resolve_jobs, run_chunks, spawn_blocks
+from alsnet.trials.backends import run_blocks
 from alsnet.trials.design import WEEKS_TO_MONTHS, OutcomeSpec, PlatformDesign, Scenario
 from alsnet.trials.outcomes import OutcomeLibrary
 from alsnet.trials.scenarios import apply_scenario
@@ -1184,14 +1184,17 @@ def _simulate_trials(
     are grouped into ``n_chunks`` chunks (default: about 1,000 trials per chunk, at least one
     per job); the results do not depend on the grouping, the backend or the jobs.
     """
-    jobs = resolve_jobs(backend, n_jobs)
-    seeds, sizes = spawn_blocks(n_sims, seed, BLOCK_SIZE)
-    if n_chunks is None:
-        n_chunks = max(1, round(n_sims / 1000), jobs)
-    chunks = group_blocks(seeds, sizes, n_chunks)
-    common = (design, sc, library, success_stat)
-    outs = run_chunks(_run_chunk, common, chunks, backend=backend, n_jobs=n_jobs)
-    return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+    return run_blocks(
+        _run_chunk,
+        (design, sc, library, success_stat),
+        n_sims,
+        seed,
+        BLOCK_SIZE,
+        n_chunks=n_chunks,
+        trials_per_chunk=1000,
+        backend=backend,
+        n_jobs=n_jobs,
+    )
 
 
 def _resolve_library(

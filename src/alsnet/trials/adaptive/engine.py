@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 
 from alsnet.trials.adaptive.design import AdaptiveDesign, AdaptiveScenario
 from alsnet.trials.adaptive.probs import best_and_equivalence, draw_estimates
-from alsnet.trials.backends import group_blocks, resolve_jobs, run_chunks, spawn_blocks
+from alsnet.trials.backends import resolve_jobs, run_blocks
 
 __all__ = ["BLOCK_SIZE", "AdaptiveResult", "reallocate", "simulate_adaptive"]
 
@@ -428,10 +428,16 @@ def simulate_adaptive(
     sc = design.scenario(scenario) if isinstance(scenario, str) else scenario
     t0 = time.perf_counter()
     jobs = resolve_jobs(backend, n_jobs)
-    seeds, sizes = spawn_blocks(n_sims, seed, BLOCK_SIZE)
-    chunks = group_blocks(seeds, sizes, n_chunks if n_chunks is not None else jobs)
-    outs = run_chunks(_run_chunk, (design, sc.true_ys), chunks, backend=backend, n_jobs=n_jobs)
-    res = {key: np.concatenate([o[key] for o in outs]) for key in outs[0]}
+    res = run_blocks(
+        _run_chunk,
+        (design, sc.true_ys),
+        n_sims,
+        seed,
+        BLOCK_SIZE,
+        n_chunks=n_chunks,
+        backend=backend,
+        n_jobs=n_jobs,
+    )
     elapsed = time.perf_counter() - t0
     log.info("simulated %d trials of %s/%s in %.2f s", n_sims, design.name, sc.name, elapsed)
     n_k = len(design.arms)
