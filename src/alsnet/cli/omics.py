@@ -49,6 +49,15 @@ def _finite(v: float) -> float | None:
     return None if not math.isfinite(v) else float(v)
 
 
+def _read_h5ad(path: Path) -> Any:
+    """Read an AnnData file, naming it when it does not exist."""
+    import anndata
+
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    return anndata.read_h5ad(path)
+
+
 @omics_app.command("simulate")
 @handle_errors
 def simulate_cmd(
@@ -90,12 +99,8 @@ def cluster_cmd(
     ] = None,
 ) -> None:
     """VST -> ComBat (unless --no-correct) -> consensus clustering -> batch QC gate."""
-    import anndata
-
     ks = parse_k(k)
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    adata = anndata.read_h5ad(path)
+    adata = _read_h5ad(path)
     if batch_key not in adata.obs.columns:
         raise AlsnetError(
             f"batch key {batch_key!r} is not an obs column (have: {', '.join(adata.obs.columns)})"
@@ -494,8 +499,6 @@ def targets_cmd(
     top: Annotated[int, typer.Option("--top", min=1, help="Genes per subtype in the report.")] = 25,
 ) -> None:
     """Rank candidate targets per subtype by combined evidence (targets.csv + report)."""
-    import anndata
-
     from alsnet.omics._match_reports import write_targets_report
     from alsnet.omics.targets import prioritise_targets, read_gene_scores
 
@@ -510,9 +513,7 @@ def targets_cmd(
                 weights[key.strip()] = float(val)
             except ValueError:
                 raise typer.BadParameter(f"--weight must look like de=2; got {spec!r}") from None
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    adata = anndata.read_h5ad(path)
+    adata = _read_h5ad(path)
     res = prioritise_targets(
         adata,
         subtype_key,

@@ -10,18 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from alsnet.cli._common import console, handle_errors
-from alsnet.cli.omics import omics_app
+from alsnet.cli.omics import _read_h5ad, omics_app
 from alsnet.exceptions import AlsnetError
 
 __all__ = ["assign_cmd", "panel_cmd"]
-
-
-def _read(path: Path) -> Any:
-    import anndata
-
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    return anndata.read_h5ad(path)
 
 
 def _need(adata: Any, *cols: str | None) -> None:
@@ -73,7 +65,7 @@ def panel_cmd(
         stability_selector,
     )
 
-    adata = _read(path)
+    adata = _read_h5ad(path)
     _need(adata, label, group, site)
     genes = adata.var_names.astype(str)
     selector = stability_selector(n_subsamples=subsamples, threshold=threshold)
@@ -198,7 +190,7 @@ def assign_cmd(
     from alsnet.omics.classify import load_classifier
 
     model = load_classifier(model_path)
-    adata = _read(path)
+    adata = _read_h5ad(path)
     table = model.assign(
         adata,
         threshold=threshold,
