@@ -169,20 +169,11 @@ def test_cli_analyse_from_registry_and_from_csv(
     url = f"sqlite:///{tmp_path / 'reg.db'}"
     with Store.open(url) as store:
         store.save(cohort)
-    res = CliRunner().invoke(
-        app,
-        [
-            "trial",
-            "analyse",
-            str(design),
-            "--db",
-            url,
-            "--regimen",
-            "B",
-            "--out",
-            str(tmp_path / "a1"),
-        ],
-    )
+
+    def analyse(*args: str) -> Any:
+        return CliRunner().invoke(app, ["trial", "analyse", str(design), *args])
+
+    res = analyse("--db", url, "--regimen", "B", "--out", str(tmp_path / "a1"))
     assert res.exit_code == 0, res.output
     js = json.loads((tmp_path / "a1" / "analysis.json").read_text())
     assert [r["name"] for r in js["regimens"]] == ["B"]
@@ -190,42 +181,23 @@ def test_cli_analyse_from_registry_and_from_csv(
     assert (tmp_path / "a1" / "dsmb_report.html").stat().st_size > 10_000
     write_csv(cohort, tmp_path / "csv")
     alloc.to_csv(tmp_path / "alloc.csv", index=False)
-    res = CliRunner().invoke(
-        app,
-        [
-            "trial",
-            "analyse",
-            str(design),
-            "--input",
-            str(tmp_path / "csv"),
-            "--allocation",
-            str(tmp_path / "alloc.csv"),
-            "--final",
-            "--regimen",
-            "A",
-            "--out",
-            str(tmp_path / "a2"),
-        ],
+    csv = ("--input", str(tmp_path / "csv"))
+    res = analyse(
+        *csv,
+        "--allocation",
+        str(tmp_path / "alloc.csv"),
+        "--final",
+        "--regimen",
+        "A",
+        "--out",
+        str(tmp_path / "a2"),
     )
     assert res.exit_code == 0, res.output
     js2 = json.loads((tmp_path / "a2" / "analysis.json").read_text())
     assert js2["look"] == "final" and js2["regimens"][0]["decision"] == "success"
     bad = tmp_path / "bad.csv"
     alloc.assign(arm="drug").to_csv(bad, index=False)
-    res = CliRunner().invoke(
-        app,
-        [
-            "trial",
-            "analyse",
-            str(design),
-            "--input",
-            str(tmp_path / "csv"),
-            "--allocation",
-            str(bad),
-            "--out",
-            str(tmp_path / "a3"),
-        ],
-    )
+    res = analyse(*csv, "--allocation", str(bad), "--out", str(tmp_path / "a3"))
     assert res.exit_code == 1 and "bad.csv, line 2, column 'arm'" in res.output
 
 
