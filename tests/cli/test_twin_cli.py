@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -78,6 +79,12 @@ def csv_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
+def _predict(model: Path, csv_dir: Path, out: Path, *extra: str) -> Any:
+    """``alsnet twin predict MODEL --input CSV_DIR --out OUT [extra]``."""
+    args = ["twin", "predict", str(model), "--input", str(csv_dir), "--out", str(out)]
+    return runner.invoke(app, [*args, *extra])
+
+
 @pytest.fixture(scope="module")
 def model_file(csv_dir: Path) -> Path:
     out = csv_dir.parent / "model.json"
@@ -92,20 +99,7 @@ def test_fit_then_predict_counts_days_from_the_last_visit(csv_dir: Path, model_f
     from alsnet.io.canonical import read_csv
 
     out = csv_dir.parent / "pred.csv"
-    res = runner.invoke(
-        app,
-        [
-            "twin",
-            "predict",
-            str(model_file),
-            "--input",
-            str(csv_dir),
-            "--days",
-            "90,365",
-            "--out",
-            str(out),
-        ],
-    )
+    res = _predict(model_file, csv_dir, out, "--days", "90,365")
     assert res.exit_code == 0, res.output
     pred = pd.read_csv(out)
     assert list(pred.columns) == [
@@ -127,9 +121,7 @@ def test_predict_refuses_a_tampered_model(csv_dir: Path, model_file: Path) -> No
     text = model_file.read_text(encoding="utf-8")
     bad.write_text(text.replace('"sigma": ', '"sigma": 1', 1), encoding="utf-8")
     out = csv_dir.parent / "never.csv"
-    res = runner.invoke(
-        app, ["twin", "predict", str(bad), "--input", str(csv_dir), "--out", str(out)]
-    )
+    res = _predict(bad, csv_dir, out)
     assert res.exit_code == 2
     assert "checksum" in res.output
     assert not out.exists()
@@ -137,25 +129,9 @@ def test_predict_refuses_a_tampered_model(csv_dir: Path, model_file: Path) -> No
 
 def test_predict_missing_model_and_bad_days(csv_dir: Path, model_file: Path) -> None:
     out = csv_dir.parent / "never.csv"
-    res = runner.invoke(
-        app,
-        ["twin", "predict", str(csv_dir / "nope.json"), "--input", str(csv_dir), "--out", str(out)],
-    )
+    res = _predict(csv_dir / "nope.json", csv_dir, out)
     assert res.exit_code == 2 and "not found" in res.output
-    res = runner.invoke(
-        app,
-        [
-            "twin",
-            "predict",
-            str(model_file),
-            "--input",
-            str(csv_dir),
-            "--days",
-            "x",
-            "--out",
-            str(out),
-        ],
-    )
+    res = _predict(model_file, csv_dir, out, "--days", "x")
     assert res.exit_code != 0 and not out.exists()
 
 
@@ -233,7 +209,5 @@ def test_predict_refuses_a_model_of_another_version(csv_dir: Path, model_file: P
     old = csv_dir.parent / "old.json"
     old.write_text(json.dumps(doc), encoding="utf-8")
     out = csv_dir.parent / "never.csv"
-    res = runner.invoke(
-        app, ["twin", "predict", str(old), "--input", str(csv_dir), "--out", str(out)]
-    )
+    res = _predict(old, csv_dir, out)
     assert res.exit_code == 2 and "version" in res.output and not out.exists()
