@@ -54,18 +54,9 @@ def prognostic(n_patients: int = 600) -> None:
     import pandas as pd
 
     from alsnet.omics.panel import prognostic_value
-    from alsnet.synth import synthesize
-    from alsnet.twin.features import window_features
+    from alsnet.testing.prognostic import synthetic_prognostic_table
 
-    cohort = synthesize(n_patients, seed=3)
-    f = window_features(cohort)
-    ev = cohort.events
-    death = ev[ev["event"].isin(["death", "tracheostomy"])].groupby("patient_id")["day"].min()
-    last = cohort.visits.groupby("patient_id")["day"].max()
-    end = death.reindex(f.index).fillna(last.reindex(f.index))
-    f["time_days"] = (end - f["onset_delta_days"]).astype(float)
-    f["event"] = death.reindex(f.index).notna().astype(float)
-    f["subtype"] = np.random.default_rng(0).choice(["A", "B", "C"], size=len(f))
+    f = synthetic_prognostic_table(n_patients, seed=3)
     weak = ["age_at_window", "onset_bulbar", "alsfrs_r_total_first", "fvc_pct_first"]
     strong = [*weak, "alsfrs_r_total_slope", "delta_fs", "diagnostic_delay_days"]
     print("| baseline | outcome | metric | model | estimate (95% CI) | gain (95% CI) | n |")

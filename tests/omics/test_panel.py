@@ -158,19 +158,9 @@ def test_harrell_c_matches_lifelines() -> None:
 
 @pytest.fixture(scope="module")
 def synth_patients() -> pd.DataFrame:
-    from alsnet.synth import synthesize
-    from alsnet.twin.features import window_features
+    from alsnet.testing.prognostic import synthetic_prognostic_table
 
-    cohort = synthesize(600, seed=3)
-    f = window_features(cohort)
-    ev = cohort.events
-    death = ev[ev["event"].isin(["death", "tracheostomy"])].groupby("patient_id")["day"].min()
-    last = cohort.visits.groupby("patient_id")["day"].max()
-    end = death.reindex(f.index).fillna(last.reindex(f.index))
-    f["time_days"] = (end - f["onset_delta_days"]).astype(float)
-    f["event"] = death.reindex(f.index).notna().astype(float)
-    f["subtype"] = np.random.default_rng(0).choice(["A", "B", "C"], size=len(f))  # noise
-    return f
+    return synthetic_prognostic_table(600, seed=3)
 
 
 def test_nfl_adds_to_a_clinical_baseline(synth_patients: pd.DataFrame) -> None:
