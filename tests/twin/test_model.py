@@ -17,6 +17,8 @@ from alsnet.exceptions import AlsnetError, AlsnetWarning, NotFittedError
 from alsnet.synth import synthesize
 from alsnet.twin.model import TwinModel
 
+from ._sim import patients_and_design
+
 
 def _cohort(patients: pd.DataFrame, pid: np.ndarray, day: np.ndarray, total: np.ndarray) -> Cohort:
     """Cohort whose visits carry only ``total_reported`` (ALSFRS-R total, points)."""
@@ -36,13 +38,7 @@ def _simulate(
 ) -> tuple[Cohort, np.ndarray, np.ndarray, float]:
     """Patients from the model itself (or a linear decline); returns cohort, B, Sigma, sigma."""
     rng = np.random.default_rng(seed)
-    pats = synthesize(n, seed=seed).patients.copy()
-    age = pats["age_onset"].to_numpy(dtype="float64")
-    bulbar = (pats["onset_region"] == "bulbar").fillna(False).to_numpy(dtype="float64")
-    delay = pats["diagnosis_day"].to_numpy(dtype="float64", na_value=np.nan) / DAYS_PER_MONTH
-    X = np.column_stack(
-        [np.ones(n), age, bulbar, np.nan_to_num(delay, nan=float(np.nanmean(delay)))]
-    )
+    pats, _, X = patients_and_design(n, seed)
     B = np.array([[3.6, 2.2], [-0.01, -0.01], [-0.3, -0.25], [0.01, 0.012]])
     cov = np.array([[0.09, 0.06], [0.06, 0.08]])
     theta = X @ B + rng.multivariate_normal(np.zeros(2), cov, size=n)

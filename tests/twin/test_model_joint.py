@@ -19,6 +19,8 @@ from alsnet.twin import model as model_mod
 from alsnet.twin._events import fit_weibull_ph
 from alsnet.twin.model import OUTCOMES, TwinModel
 
+from ._sim import patients_and_design
+
 # true parameters of the joint simulation
 B = np.array([[3.6, 2.2], [-0.01, -0.01], [-0.3, -0.25], [0.01, 0.012]])
 COV = np.array([[0.09, 0.06], [0.06, 0.08]])
@@ -39,13 +41,7 @@ def _tables(pats: pd.DataFrame, visits: pd.DataFrame, events: pd.DataFrame) -> d
 def _simulate_joint(n: int, seed: int) -> Cohort:
     """ALSFRS-R, FVC and the composite event simulated from the joint model itself."""
     rng = np.random.default_rng(seed)
-    pats = synthesize(n, seed=seed).patients.copy()
-    age = pats["age_onset"].to_numpy(dtype="float64")
-    bulbar = (pats["onset_region"] == "bulbar").fillna(False).to_numpy(dtype="float64")
-    delay = pats["diagnosis_day"].to_numpy(dtype="float64", na_value=np.nan) / DAYS_PER_MONTH
-    X = np.column_stack(
-        [np.ones(n), age, bulbar, np.nan_to_num(delay, nan=float(np.nanmean(delay)))]
-    )
+    pats, age, X = patients_and_design(n, seed)
     theta = X @ B + rng.multivariate_normal(np.zeros(2), COV, size=n)
     start = rng.integers(60, 600, size=n).astype("float64")
     entry = start / DAYS_PER_MONTH
