@@ -20,6 +20,8 @@ Backends
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.context
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -111,9 +113,23 @@ def run_chunks(
         return _run_ray(fn, common, chunks, n_jobs)
     if jobs == 1 or len(chunks) == 1:
         return [fn(*common, *c) for c in chunks]
-    with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as ex:
+    with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=_mp_context(fn)) as ex:
         futs = [ex.submit(fn, *common, *c) for c in chunks]
         return [f.result() for f in futs]
+
+
+def _mp_context(fn: Callable[..., Any]) -> multiprocessing.context.BaseContext:
+    """Start workers from a fork server that has imported ``fn``'s module.
+
+    Forking the caller is unsafe once it runs threads (JAX, BLAS pools, Ray clients): a
+    child can inherit a held lock and hang. A fork server is a clean single-threaded
+    process; preloading the engine module keeps worker start-up to a fork.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([fn.__module__])
+    return ctx
 
 
 def run_blocks(
