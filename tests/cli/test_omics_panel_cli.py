@@ -53,14 +53,16 @@ def test_panel_writes_model_json_and_report(panel_dir: tuple[Path, Path]) -> Non
 def test_assign_writes_csv(panel_dir: tuple[Path, Path], tmp_path: Path) -> None:
     data, out = panel_dir
     csv = tmp_path / "a.csv"
-    res = runner.invoke(
-        app, ["omics", "assign", str(out / "model.json"), str(data), "--out", str(csv)]
-    )
+    args = ["omics", "assign", str(out / "model.json"), str(data), "--out", str(csv)]
+    res = runner.invoke(app, [*args, "--report", str(tmp_path / "rep")])
     assert res.exit_code == 0, res.output
     table = pd.read_csv(csv)
     assert list(table.columns[:4]) == ["sample_id", "subtype", "probability", "status"]
     truth = anndata.read_h5ad(data).obs["subtype"].astype(str).to_numpy()
     assert (table["subtype"].to_numpy() == truth).mean() > 0.9
+    html = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+    assert "Samples by subtype and status" in html and "Assigned subtype by batch" in html
+    assert not any(str(s) in html for s in table["sample_id"].head(5))  # no sample ids
 
 
 @pytest.mark.slow

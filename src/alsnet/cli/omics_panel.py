@@ -185,6 +185,10 @@ def assign_cmd(
         bool,
         typer.Option("--adapt-batches", help="Estimate unseen batches from their own samples."),
     ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write DIR/report.html (counts, probabilities)."),
+    ] = None,
 ) -> None:
     """Assign samples to subtypes with a frozen model: sample_id, subtype, probability, status."""
     from alsnet.omics.classify import load_classifier
@@ -199,6 +203,12 @@ def assign_cmd(
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
+    if report is not None:
+        from alsnet.omics._panel_report import write_assign_report
+
+        key = model.batch_key
+        batches = adata.obs[key].astype(str).tolist() if key and key in adata.obs.columns else None
+        write_assign_report(report / "report.html", table, batches=batches)
     n_un = int((table["status"] == "unassigned").sum())
     console.print(
         f"assigned {len(table) - n_un} of {len(table)} samples ({n_un} unassigned); wrote {out}",

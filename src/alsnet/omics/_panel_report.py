@@ -156,3 +156,57 @@ def write_panel_report(
         ),
     ]
     return render_report("Biomarker panel", sections, out_path, provenance=dict(provenance or {}))
+
+
+def write_assign_report(
+    out_path: str | Path,
+    table: pd.DataFrame,
+    *,
+    batches: Sequence[str] | None = None,
+    model_version: str = "",
+) -> Path:
+    """Write the assignment report: status counts, probability histograms, subtype x batch.
+
+    Parameters
+    ----------
+    out_path : str or Path
+        HTML file to write.
+    table : DataFrame
+        Output of :meth:`FrozenClassifier.assign` (``subtype``, ``probability``,
+        ``status``); sample ids are not shown.
+    batches : sequence of str, optional
+        Batch (site) of each row, for the subtype x batch table.
+    model_version : str
+        Shown in the provenance block.
+    """
+    import plotly.graph_objects as go
+
+    from alsnet.report import Section, Table, render_report
+
+    counts = (
+        table.groupby(["subtype", "status"], dropna=False).size().rename("samples").reset_index()
+    )
+    hist = go.Figure()
+    for sub in sorted(table["subtype"].astype(str).unique()):
+        p = table.loc[table["subtype"].astype(str) == sub, "probability"].to_numpy()
+        hist.add_trace(go.Histogram(x=p, name=f"{sub} (n={p.size})", opacity=0.7, nbinsx=20))
+    hist.update_layout(
+        barmode="overlay",
+        title="Top class probability by assigned subtype",
+        xaxis_title="probability",
+        yaxis_title="samples",
+    )
+    tables = [Table(counts, "Samples by subtype and status")]
+    if batches is not None:
+        cross = pd.crosstab(pd.Series(list(batches), name="batch"), table["subtype"].to_numpy())
+        tables.append(Table(cross.reset_index(), "Assigned subtype by batch"))
+    text = Markup(
+        "<p>{} samples assigned with a frozen classifier; {} below the probability threshold "
+        "are reported as unassigned.</p>"
+    ).format(len(table), int((table["status"] == "unassigned").sum()))
+    return render_report(
+        "alsnet omics assign",
+        [Section("Assignments", text, figures=[hist], tables=tables)],
+        out_path,
+        provenance={"model": model_version} if model_version else None,
+    )
