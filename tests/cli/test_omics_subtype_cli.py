@@ -197,3 +197,17 @@ def test_subtype_combined_batches(tmp_path: Path) -> None:
         ["omics", "subtype", str(counts), "-m", str(meta), "--batch", "centre", "-o", str(out)],
     )
     assert r2.exit_code == 1 and "batch column not found" in r2.stderr
+
+
+def test_subtype_nmf_method_and_bad_method(
+    corrected_files: tuple[Path, Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    counts, meta, _ = corrected_files
+    base = ["omics", "subtype", str(counts), "--meta", str(meta), "--batch", "site"]
+    args = [*base, "--k", "3", "--resamples", "5", "--method", "nmf"]
+    r = runner.invoke(app, [*args, "--out", str(tmp_path / "nmf")])
+    # NMF on uncorrected tissues may be gated out; either way it ran and reported
+    assert r.exit_code in (0, GATE_REFUSED_EXIT), r.output
+    assert (tmp_path / "nmf" / "report.html").exists()
+    bad = runner.invoke(app, [*base, "--method", "magic", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code not in (0, GATE_REFUSED_EXIT) and "method" in bad.output

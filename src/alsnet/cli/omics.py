@@ -154,6 +154,7 @@ def _correct_and_cluster(
     ks: list[int],
     resamples: int,
     seed: int,
+    method: str = "hierarchical",
 ) -> tuple[Any, str]:
     """VST -> ComBat on ``batch_key`` (if ``correct``) -> consensus clustering with the gate.
 
@@ -171,7 +172,13 @@ def _correct_and_cluster(
     keys = [batch_key] if batch_key is not None else []
     gate_keys = keys + [g for g in GATE_KEYS if g != batch_key]
     res = tl.consensus_cluster(
-        adata, layer=layer, k_values=ks, n_resamples=resamples, batch_keys=gate_keys, rng=seed
+        adata,
+        layer=layer,
+        k_values=ks,
+        n_resamples=resamples,
+        batch_keys=gate_keys,
+        rng=seed,
+        method=method,  # type: ignore[arg-type]
     )
     return res, layer
 
@@ -328,6 +335,12 @@ def subtype_cmd(
         bool, typer.Option("--drop-outliers", help="Drop QC outliers before clustering.")
     ] = False,
     seed: Annotated[int, typer.Option("--seed", "-s", help="Random seed.")] = 0,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method", help="Base clusterer: hierarchical (Ward), kmeans or nmf (Brunet)."
+        ),
+    ] = "hierarchical",
 ) -> None:
     """Ingest -> VST -> ComBat on --batch -> consensus clustering -> batch QC gate.
 
@@ -344,6 +357,8 @@ def subtype_cmd(
     from alsnet.omics._reports import write_subtype_report
     from alsnet.omics.qc import sample_qc
 
+    if method not in ("hierarchical", "kmeans", "nmf"):
+        raise typer.BadParameter(f"--method must be hierarchical, kmeans or nmf; got {method!r}")
     ks = parse_k(k)
     adata = _read_with_warnings(counts, meta, fmt, None)
     qc = sample_qc(adata)
@@ -351,7 +366,13 @@ def subtype_cmd(
         adata = adata[~qc["outlier"].to_numpy()].copy()
     batch_key = _batch_column(adata, batch or [], (meta or counts).name)
     res, layer = _correct_and_cluster(
-        adata, batch_key=batch_key, correct=True, ks=ks, resamples=resamples, seed=seed
+        adata,
+        batch_key=batch_key,
+        correct=True,
+        ks=ks,
+        resamples=resamples,
+        seed=seed,
+        method=method,
     )
     prob = tl.membership_probability(res.consensus[res.k], res.labels)
     assignments = pd.DataFrame(

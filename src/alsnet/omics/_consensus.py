@@ -441,7 +441,8 @@ def consensus_cluster(
         principal components, or NMF (Brunet et al. 2004: rank-k factorisation of the
         ``n_top_genes`` genes shifted to be non-negative, each sample assigned to its
         largest metagene). On the default simulator NMF, like k-means, tends to merge the
-        two small subtypes (k = 2, ARI 0.83-0.85 on seeds 0-1), and is about 10x slower.
+        two small subtypes (k = 2, ARI 0.83-0.85 on seeds 0-1), follows uncorrected tissue
+        differences more than the PCs-based clusterers do, and is about 10x slower.
     n_top_genes, n_pcs : int
         Feature selection (highest variance) and PCA dimension.
     batch_keys : sequence of str
