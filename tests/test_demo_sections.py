@@ -84,7 +84,9 @@ def test_trial_scenarios_table() -> None:
     assert np.allclose(table["p_success_se"], np.sqrt(p * (1 - p) / n), rtol=0.01)
     # a 30% slowing is detected far more often than the null's type I error
     assert p[1] > 0.5 > 0.1 > p[0]
-    assert (table["mean_n"] > 0).all() and (table["mean_n_se"] > 0).all()
+    # the null stops some regimens early (N varies); a 30% slowing may complete every trial
+    assert (table["mean_n"] > 0).all() and (table["mean_n_se"] >= 0).all()
+    assert table["mean_n_se"].iloc[0] > 0
     # seeded: same seed, same numbers
     again = trial_table(trial_scenarios(n_sims=n, seed=5), TRIAL_PUBLISHED)
     assert again.equals(table)
