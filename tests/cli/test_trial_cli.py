@@ -116,3 +116,18 @@ def test_simulate_bootstrap_source_from_a_cohort_directory(tmp_path: Path) -> No
     assert json.loads(out.read_text())["outcome_source"] == "bootstrap"
     bad = CliRunner().invoke(app, [*args, "--outcome-source", "magic"])
     assert bad.exit_code != 0 and "--outcome-source" in bad.output
+
+
+def test_calibrate_accepts_the_bootstrap_source(tmp_path: Path) -> None:
+    from alsnet.io.canonical import write_csv
+    from alsnet.synth import synthesize
+
+    write_csv(synthesize(600, seed=4), tmp_path / "cohort")
+    out = tmp_path / "cal.json"
+    args = ["trial", "calibrate", "healey", "--sims", "200", "--out", str(out)]
+    r = CliRunner().invoke(
+        app, [*args, "--outcome-source", "bootstrap", "--cohort", str(tmp_path / "cohort")]
+    )
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.read_text())
+    assert 0.5 < res["threshold"] < 1.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -174,6 +174,39 @@ def _print_adaptive_design(d: AdaptiveDesign) -> None:
     console.print(f"arms: {', '.join(d.arms)}; scenarios: {', '.join(d.scenarios)}")
 
 
+OutcomeSourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--outcome-source",
+        help="parametric, bootstrap (resample a registry cohort) or twin (digital-twin "
+        "control courses) [default: the design's outcomes.source].",
+        show_default=False,
+    ),
+]
+CohortOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cohort",
+        help="Registry cohort (canonical CSV layout) for the bootstrap and twin sources "
+        "[default: the design's synthetic cohort].",
+        show_default=False,
+    ),
+]
+
+
+def _outcome_cohort(outcome_source: str | None, cohort_dir: Path | None) -> Any:
+    """Check ``--outcome-source`` and read ``--cohort`` (None when not given)."""
+    if outcome_source not in (None, "parametric", "bootstrap", "twin"):
+        raise TrialDesignError(
+            f"--outcome-source: must be parametric, bootstrap or twin, got {outcome_source!r}"
+        )
+    if cohort_dir is None:
+        return None
+    from alsnet.io.canonical import read_csv
+
+    return read_csv(cohort_dir, keep_ids=True)
+
+
 def simulate_cmd(
     design: Annotated[str, typer.Argument(help="Design file (YAML) or shipped example name.")],
     scenario: Annotated[str, typer.Option("--scenario", help="Scenario name in the design.")],
@@ -198,24 +231,8 @@ def simulate_cmd(
             show_default=False,
         ),
     ] = None,
-    outcome_source: Annotated[
-        str | None,
-        typer.Option(
-            "--outcome-source",
-            help="parametric, bootstrap (resample a registry cohort) or twin (digital-twin "
-            "control courses) [default: the design's outcomes.source].",
-            show_default=False,
-        ),
-    ] = None,
-    cohort_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--cohort",
-            help="Registry cohort (canonical CSV layout) for the bootstrap and twin sources "
-            "[default: the design's synthetic cohort].",
-            show_default=False,
-        ),
-    ] = None,
+    outcome_source: OutcomeSourceOpt = None,
+    cohort_dir: CohortOpt = None,
 ) -> None:
     """Simulate a design's operating characteristics under a scenario."""
     from alsnet.trials.design import load_design
@@ -223,15 +240,7 @@ def simulate_cmd(
 
     if backend not in ("local", "ray"):
         raise TrialDesignError(f"backend: must be local or ray, got {backend!r}")
-    if outcome_source not in (None, "parametric", "bootstrap", "twin"):
-        raise TrialDesignError(
-            f"--outcome-source: must be parametric, bootstrap or twin, got {outcome_source!r}"
-        )
-    cohort = None
-    if cohort_dir is not None:
-        from alsnet.io.canonical import read_csv
-
-        cohort = read_csv(cohort_dir, keep_ids=True)
+    cohort = _outcome_cohort(outcome_source, cohort_dir)
     d = load_design(design)
     res = simulate(
         d,
@@ -317,13 +326,23 @@ def calibrate_cmd(
         Path | None, typer.Option("--out", help="Write the result JSON here.", show_default=False)
     ] = None,
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Local processes.")] = 1,
+    outcome_source: OutcomeSourceOpt = None,
+    cohort_dir: CohortOpt = None,
 ) -> None:
     """Calibrate the success threshold to a target type I error (simulates once, then sorts)."""
     from alsnet.trials.calibrate import calibrate
 
+    cohort = _outcome_cohort(outcome_source, cohort_dir)
     d = _platform_design(design)
     res = calibrate(
-        d, target_alpha=target_alpha, scenario=scenario, n_sims=sims, seed=seed, n_workers=jobs
+        d,
+        target_alpha=target_alpha,
+        scenario=scenario,
+        n_sims=sims,
+        seed=seed,
+        n_workers=jobs,
+        outcome_source=outcome_source,
+        cohort=cohort,
     )
     if out is not None:
         out.write_text(json.dumps(res.to_dict(), indent=2) + "\n", encoding="utf-8")
