@@ -44,10 +44,13 @@ Model (per simulated trial; all arrays are shaped ``(n_sims, n_patients, ...)``)
 - A regimen stopped at time T enrols nobody after T; its enrolled patients are still followed
   and still serve as shared controls. Looks are processed per trial in calendar order.
 
-This is a fast approximation of HEALEY's Bayesian shared-parameter model (no calendar-time
-random walk, no regimen random effects, no survival component in the DRR estimate, no
-non-concurrent controls). Reallocation of a stopped regimen's slots to other regimens is not
-modelled (the enrolment schedule is fixed).
+This is a fast approximation of HEALEY's Bayesian shared-parameter model: for Bayesian
+designs the slope log-DRR is combined by inverse variance with the log hazard ratio of death
+(exponential model on deaths and exposure up to the last scheduled visit), which is the
+normal approximation of one DRR scaling both; no calendar-time random walk, no regimen
+random effects, no non-concurrent controls with time adjustment (the live analysis,
+:mod:`alsnet.trials.analyse`, has the period adjustment). Reallocation of a stopped
+regimen's slots to other regimens is not modelled (the enrolment schedule is fixed).
 
 Reproducibility: the simulations are split into fixed blocks of :data:`BLOCK_SIZE` trials,
 each with its own stream from ``numpy.random.SeedSequence(seed).spawn(n_blocks)``; chunks,
