@@ -84,9 +84,7 @@ def test_hazard_drr_stretches_library_event_times() -> None:
     d = _design()
     t = np.asarray(VISITS) * WEEKS_TO_MONTHS
     lib = OutcomeLibrary("bootstrap", -np.ones((3, t.size)) * t, np.full(3, 3.0), None, 0.0, 3)
-    oc = _draw_block(
-        d, d.scenario("hr2"), enrolment_schedule(d), 5, np.random.default_rng(0), lib
-    )
+    oc = _draw_block(d, d.scenario("hr2"), enrolment_schedule(d), 5, np.random.default_rng(0), lib)
     # placebo: event at 3.0 months -> visits before it; active: hazard x 2 -> event at 1.5
     assert (oc.k_surv[~oc.active] == np.searchsorted(t, 3.0)).all()
     assert (oc.k_surv[oc.active] == np.searchsorted(t, 1.5)).all()
