@@ -38,6 +38,8 @@ def h5ad(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "1",
             "--out",
             str(path),
+            "--report",
+            str(path.parent / "sim_report"),
         ],
     )
     assert res.exit_code == 0, res.output
@@ -70,6 +72,8 @@ def test_simulate_writes_the_simulator_output(h5ad: Path) -> None:
 
     got = anndata.read_h5ad(h5ad)
     want = simulate_transcriptome(60, 400, seed=1)
+    html = (h5ad.parent / "sim_report" / "report.html").read_text(encoding="utf-8")
+    assert "True subtype" in html and "Samples per site, platform and tissue" in html
     assert got.shape == want.shape
     np.testing.assert_array_equal(np.asarray(got.X), np.asarray(want.X))
     assert list(got.obs["site"].astype(str)) == list(want.obs["site"].astype(str))

@@ -66,6 +66,10 @@ def simulate_cmd(
     genes: Annotated[int, typer.Option("--genes", "-g", min=10, help="Genes.")] = 2000,
     sites: Annotated[int, typer.Option("--sites", min=1, help="Sites (batches).")] = 3,
     seed: Annotated[int, typer.Option("--seed", "-s", help="Random seed.")] = 0,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write DIR/report.html (PCA by subtype and batch)."),
+    ] = None,
 ) -> None:
     """Simulate multi-site ALS transcriptomes with known subtypes; write an .h5ad file."""
     from alsnet.omics import simulate_transcriptome
@@ -73,6 +77,10 @@ def simulate_cmd(
     adata = simulate_transcriptome(patients, genes, n_sites=sites, seed=seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     adata.write_h5ad(out)
+    if report is not None:
+        from alsnet.omics._reports import write_simulation_report
+
+        write_simulation_report(adata, report / "report.html")
     console.print(
         f"wrote {adata.n_obs} samples x {adata.n_vars} genes "
         f"({patients} patients, {sites} sites, seed {seed}) to {out}",

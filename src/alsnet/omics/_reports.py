@@ -338,3 +338,53 @@ def write_subtype_report(
     return render_report(
         "Molecular subtypes", sections, out_path, provenance=dict(provenance or {})
     )
+
+
+def write_simulation_report(adata: anndata.AnnData, out_path: str | Path) -> Path:
+    """Report of a simulated data set: design counts and the known structure it holds.
+
+    PCA of log-CPM expression coloured by the true subtype and by site/platform shows how
+    strong the simulated batch effects are next to the biology (before any correction).
+    """
+    from markupsafe import Markup
+
+    from alsnet.report import Section, Table, render_report
+
+    counts = np.asarray(adata.X.toarray() if hasattr(adata.X, "toarray") else adata.X)
+    lib = counts.sum(axis=1, keepdims=True)
+    lcpm = np.log2(counts / np.maximum(lib, 1) * 1e6 + 1.0)
+    coords = pca(lcpm, 2)
+    obs = adata.obs
+    design = (
+        obs.groupby(["site", "platform", "tissue"], observed=True)
+        .size()
+        .rename("samples")
+        .reset_index()
+    )
+    subtypes = obs["subtype"].astype(str).value_counts().rename_axis("subtype").reset_index()
+    figs = [
+        embedding_scatter(coords, obs["subtype"], title="True subtype (log-CPM PCA)"),
+        embedding_scatter(coords, obs["site"], title="Site"),
+        embedding_scatter(coords, obs["platform"], title="Platform"),
+        embedding_scatter(coords, obs["tissue"], title="Tissue"),
+    ]
+    text = Markup(
+        "<p>{} samples x {} genes from {} patients. Uncorrected expression: if the site, "
+        "platform or tissue panels separate as clearly as the subtype panel, clustering "
+        "without batch correction will find batches.</p>"
+    ).format(adata.n_obs, adata.n_vars, obs["patient_id"].nunique())
+    return render_report(
+        "alsnet omics simulate",
+        [
+            Section(
+                "Simulated structure",
+                text,
+                figures=figs,
+                tables=[
+                    Table(subtypes.rename(columns={"count": "samples"}), "Samples per subtype"),
+                    Table(design, "Samples per site, platform and tissue"),
+                ],
+            )
+        ],
+        out_path,
+    )
