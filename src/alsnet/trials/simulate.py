@@ -480,6 +480,17 @@ def _context(
     )
 
 
+def _control_sums(ctx: _Context, *xs: FloatArray) -> list[FloatArray]:
+    """Sums of per-patient values ``(S, P)`` over each regimen's eligible controls, ``(S, R)``.
+
+    ``ctx.ctrl`` is ``(P, R)`` (the same controls in every trial) or ``(S, P, R)`` (per-trial
+    control eligibility, subgroup regimens); callers mask placebo patients themselves.
+    """
+    if ctx.ctrl.ndim == 2:
+        return list(np.split(np.concatenate(xs) @ ctx.ctrl, len(xs)))
+    return [np.einsum("sp,spr->sr", x, ctx.ctrl) for x in xs]
+
+
 def _group_sums(ctx: _Context, x: FloatArray, n_s: int, n_g: int) -> FloatArray:
     out = np.bincount(ctx.gidx, weights=x.ravel(), minlength=n_s * n_g)
     return np.asarray(out, dtype=np.float64).reshape(n_s, n_g)
@@ -533,13 +544,8 @@ def _analyse(
     g_ws = _group_sums(ctx, ws, n_s, n_g)
     wa = g_w[:, 1::2]
     ma = g_ws[:, 1::2] / np.maximum(wa, _EPS)
-    if ctx.ctrl.ndim == 2:
-        both = np.concatenate([w * ctx.plc, ws * ctx.plc]) @ ctx.ctrl  # (2S, R)
-        wp = both[:n_s]
-        mp = both[n_s:] / np.maximum(wp, _EPS)
-    else:  # per-trial control eligibility (subgroup regimens), ctrl (S, P, R)
-        wp = np.einsum("sp,spr->sr", w * ctx.plc, ctx.ctrl)
-        mp = np.einsum("sp,spr->sr", ws * ctx.plc, ctx.ctrl) / np.maximum(wp, _EPS)
+    wp, wsp = _control_sums(ctx, w * ctx.plc, ws * ctx.plc)
+    mp = wsp / np.maximum(wp, _EPS)
     ok = (wa > 0) & (wp > 0)
     # slopes are negative; clip so the log is defined (a non-declining mean is rare)
     est = np.log(np.maximum(-ma, 1e-3)) - np.log(np.maximum(-mp, 1e-3))
@@ -550,11 +556,7 @@ def _analyse(
         ev, expo = surv
         d_a = _group_sums(ctx, ev, n_s, n_g)[:, 1::2]
         t_a = _group_sums(ctx, expo, n_s, n_g)[:, 1::2]
-        if ctx.ctrl.ndim == 2:
-            d_p, t_p = np.split(np.concatenate([ev * ctx.plc, expo * ctx.plc]) @ ctx.ctrl, 2)
-        else:
-            d_p = np.einsum("sp,spr->sr", ev * ctx.plc, ctx.ctrl)
-            t_p = np.einsum("sp,spr->sr", expo * ctx.plc, ctx.ctrl)
+        d_p, t_p = _control_sums(ctx, ev * ctx.plc, expo * ctx.plc)
         has_t = (t_a > 0) & (t_p > 0) & (d_a + d_p > 0)
         # one pseudo-death shared in proportion to exposure: no bias towards either arm
         # under unequal allocation (a fixed 0.5 per arm would favour the larger arm)
@@ -875,7 +877,7 @@ def _run_chunk(
         drr_hat[i, ri] = np.exp(e_r[i])
         stop_look[i, ri] = look[i]
         used = plc * (k_obs >= 2)
-        nc = used @ ctx.ctrl if ctx.ctrl.ndim == 2 else np.einsum("sp,spr->sr", used, ctx.ctrl)
+        (nc,) = _control_sums(ctx, used)
         n_ctrl[i, ri] = nc[i, ri]
     if success_stat:
         return {"success_stat": best}
