@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["AUDIT_FILE", "AuditLog", "AuditRecord"]
+__all__ = ["AUDIT_FILE", "AuditLog", "AuditRecord", "as_audit_log"]
 
 logger = logging.getLogger(__name__)
 
@@ -132,3 +132,11 @@ class AuditLog:
 
 def _as_dict(rec: AuditRecord) -> dict[str, Any]:
     return {name: getattr(rec, name) for name in AuditRecord.__slots__}
+
+
+def as_audit_log(audit: AuditLog | str | Path | None) -> AuditLog | None:
+    """An audit log from a log, a file path or a site directory (``<dir>/AUDIT_FILE``)."""
+    if audit is None or isinstance(audit, AuditLog):
+        return audit
+    p = Path(audit)
+    return AuditLog(p / AUDIT_FILE if p.is_dir() else p)

@@ -45,7 +45,7 @@ from alsnet.federated.anonymity import (
     k_anonymise,
     quasi_identifier_table,
 )
-from alsnet.federated.audit import AuditLog
+from alsnet.federated.audit import AuditLog, as_audit_log
 from alsnet.federated.disclosure import check_rows
 from alsnet.federated.errors import PrivacyThresholdError, RequestRefusedError
 from alsnet.federated.policy import Policy
@@ -168,7 +168,7 @@ def export_records(
         Too few patients (``min_rows``) or k-anonymity unreachable within
         ``max_suppressed``.
     """
-    log = _audit_log(audit)
+    log = as_audit_log(audit)
     rid = request_id or uuid.uuid4().hex
     params = {"k": policy.export_k, "max_suppressed": policy.max_suppressed}
 
@@ -252,15 +252,6 @@ def export_records(
     }
     record("released", output=digest)
     return ExportResult(tables=tables, anonymity=anon, report=report)
-
-
-def _audit_log(audit: AuditLog | str | Path | None) -> AuditLog | None:
-    if audit is None or isinstance(audit, AuditLog):
-        return audit
-    from alsnet.federated.audit import AUDIT_FILE
-
-    p = Path(audit)
-    return AuditLog(p / AUDIT_FILE if p.is_dir() or not p.suffix else p)
 
 
 def write_export(result: ExportResult, out: str | Path) -> list[Path]:

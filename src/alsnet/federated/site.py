@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from alsnet.cohort import Cohort
-from alsnet.federated.audit import AUDIT_FILE, AuditLog
+from alsnet.federated.audit import AuditLog, as_audit_log
 from alsnet.federated.errors import (
     MessageIntegrityError,
     PrivacyThresholdError,
@@ -68,10 +68,7 @@ class Site:
         self._cohort = cohort
         self.policy = policy
         self._key = key
-        if isinstance(audit, str | Path):
-            p = Path(audit)
-            audit = AuditLog(p / AUDIT_FILE if p.is_dir() else p)
-        self.audit = audit
+        self.audit = as_audit_log(audit)
         self._cox: dict[tuple[str, ...], CoxData] = {}
         self._lmm: dict[tuple[str, ...], LMMData] = {}
 
