@@ -107,18 +107,32 @@ def fit_cmd(
     out: Annotated[Path, typer.Option("--out", help="Model file to write (JSON).", dir_okay=False)],
     db: DbOption = None,
     input_dir: InputOption = None,
+    members: Annotated[
+        int,
+        typer.Option(
+            "--members",
+            min=1,
+            help="Bootstrap members: > 1 fits a TwinEnsemble whose intervals include the "
+            "uncertainty of the population parameters (advised below ~500 patients).",
+        ),
+    ] = 1,
 ) -> None:
-    """Fit a TwinModel on the registry (--db) or a canonical CSV directory (--input)."""
+    """Fit a TwinModel (or, with --members B, a TwinEnsemble) on --db or --input."""
     from threadpoolctl import threadpool_limits
 
+    from alsnet.twin.ensemble import TwinEnsemble
     from alsnet.twin.model import TwinModel
 
     cohort = _cohort(db, input_dir)
+    model: TwinModel | TwinEnsemble = (
+        TwinModel() if members == 1 else TwinEnsemble(n_members=members)
+    )
     with err_console.status(f"fitting on {len(cohort.patients):,} patients"), threadpool_limits(1):
-        model = TwinModel().fit(cohort)
+        model.fit(cohort)
     model.save(out)
+    kind = "TwinModel" if members == 1 else f"TwinEnsemble ({members} bootstrap members)"
     console.print(
-        f"fitted TwinModel on {model.n_patients_:,} patients ({model.n_obs_:,} ALSFRS-R "
+        f"fitted {kind} on {model.n_patients_:,} patients ({model.n_obs_:,} ALSFRS-R "
         f"visits); wrote {out}"
     )
 
@@ -146,12 +160,14 @@ def predict_cmd(
     """
     from threadpoolctl import threadpool_limits
 
+    from alsnet.twin.ensemble import TwinEnsemble
     from alsnet.twin.model import TwinModel
 
     if not model_path.is_file():
         raise AlsnetError(f"{model_path}: model file not found")
     d = _parse_days(days)
-    model = TwinModel.load(model_path)
+    loader = TwinEnsemble if TwinEnsemble.is_ensemble_file(model_path) else TwinModel
+    model = loader.load(model_path)
     cohort = _cohort(db, input_dir)
     grid = prediction_grid(cohort, d)
     with err_console.status(f"forecasting {len(grid):,} patient-days"), threadpool_limits(1):

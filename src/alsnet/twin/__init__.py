@@ -8,6 +8,8 @@
 * :class:`TwinModel`: joint twin of ALSFRS-R (D50 sigmoid with empirical-Bayes patient
   effects), FVC % predicted (tied to the fraction of function lost) and the composite
   event (Weibull proportional hazards on covariates and the patient's course).
+* :class:`TwinEnsemble`: bootstrap ensemble of TwinModels (same API) whose mixture
+  forecasts carry the uncertainty of the population parameters (small cohorts).
 * PROCOVA (Schuler et al. 2022): variance, power, sample size and the ANCOVA.
 * Submodules (import explicitly): :mod:`alsnet.twin.baselines` (last slope, MixedLM,
   random forest, ENCALS survival), :mod:`alsnet.twin.evaluate` (held-out evaluation,
@@ -27,6 +29,7 @@ from alsnet.twin.dream import (
     run_dream_benchmark,
     unfill_dream,
 )
+from alsnet.twin.ensemble import TwinEnsemble
 from alsnet.twin.features import TARGET, WINDOW_VARIABLES, feature_columns, window_features
 from alsnet.twin.model import TwinModel
 from alsnet.twin.procova import (
@@ -54,6 +57,7 @@ __all__ = [
     "PrognosticScore",
     "ResamplingCheck",
     "SampleSize",
+    "TwinEnsemble",
     "TwinModel",
     "adjusted_sample_size",
     "feature_columns",
