@@ -42,6 +42,7 @@ __all__ = [
     "Regimen",
     "Scenario",
     "Success",
+    "SurvivalStage",
     "Trait",
     "example_names",
     "load_design",
@@ -50,6 +51,7 @@ __all__ = [
 WEEKS_TO_MONTHS = 12.0 / 52.0
 _SHARING_RULES = ("own", "concurrent", "all")
 _OUTCOME_SOURCES = ("parametric", "bootstrap", "twin")
+_SURVIVAL_TESTS = ("logrank",)
 
 
 def _err(path: str, reason: str) -> TrialDesignError:
@@ -329,12 +331,21 @@ class OutcomeModel:
     Slopes in ALSFRS-R points per month (negative = decline); ``mortality_24w`` is the
     probability of death or permanent ventilation within 24 weeks (exponential hazard).
     Defaults: PRO-ACT calibration of the HEALEY simulation report.
+
+    Long-term survival (optional, e.g. for a survival stage): ``median_survival_months``
+    is the median time from randomisation to death or permanent ventilation of a placebo
+    patient (months); when given it replaces ``mortality_24w`` and the time is Weibull with
+    shape ``survival_shape`` (1 = exponential; > 1 = hazard rising with time since
+    randomisation), i.e. ``S(t) = exp(-log(2) * HR * (t / median) ** shape)`` with the
+    scenario's hazard ratio ``HR`` for active patients (proportional hazards).
     """
 
     slope_mean: float = -1.03
     slope_sd: float = 0.76
     residual_sd: float = 1.77
     mortality_24w: float = 0.05
+    median_survival_months: float | None = None
+    survival_shape: float = 1.0
 
     def __post_init__(self) -> None:
         if self.slope_mean >= 0:
@@ -345,6 +356,46 @@ class OutcomeModel:
             raise _err("outcome.residual_sd", "must be > 0")
         if not 0.0 <= self.mortality_24w < 1.0:
             raise _err("outcome.mortality_24w", f"must be in [0, 1), got {self.mortality_24w:g}")
+        if self.median_survival_months is not None and not self.median_survival_months > 0:
+            raise _err(
+                "outcome.median_survival_months",
+                f"must be > 0 months, got {self.median_survival_months:g}",
+            )
+        if not self.survival_shape > 0:
+            raise _err("outcome.survival_shape", f"must be > 0, got {self.survival_shape:g}")
+
+
+@dataclass(frozen=True)
+class SurvivalStage:
+    """Event-driven survival test after a positive ALSFRS-R result (``survival_stage:``).
+
+    MND-SMART's stage 4: a regimen that succeeded on ALSFRS-R is then tested on survival
+    (death or permanent ventilation) against its controls, when the controls (the placebo
+    patients the regimen's analysis uses, own and shared) reach ``placebo_deaths`` deaths.
+    The data cut is the later of that time and the regimen's ALSFRS-R success look, and no
+    later than ``max_months`` after the regimen's entry (``None``: no limit; if the
+    controls never reach the count, the cut is their last observed death). Survival is
+    censored at dropout and at the data cut. ``test``: ``"logrank"`` (one-sided log-rank,
+    benefit = fewer deaths than expected on active), rejected at one-sided ``alpha``.
+    Needs a ``frequentist`` design.
+    """
+
+    placebo_deaths: int
+    alpha: float = 0.025
+    test: str = "logrank"
+    max_months: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.placebo_deaths < 1:
+            raise _err("survival_stage.placebo_deaths", f"must be >= 1, got {self.placebo_deaths}")
+        if not 0.0 < self.alpha < 0.5:
+            raise _err("survival_stage.alpha", f"must be in (0, 0.5), got {self.alpha:g}")
+        if self.test not in _SURVIVAL_TESTS:
+            raise _err(
+                "survival_stage.test", f"must be one of {_SURVIVAL_TESTS}, got {self.test!r}"
+            )
+        if self.max_months is not None and not self.max_months > 0:
+            raise _err("survival_stage.max_months", f"must be > 0 months, got {self.max_months:g}")
 
 
 @dataclass(frozen=True)
@@ -403,6 +454,7 @@ class PlatformDesign:
     outcome: OutcomeModel = field(default_factory=OutcomeModel)
     scenarios: Mapping[str, Scenario] = field(default_factory=dict)
     frequentist: FrequentistAnalysis | None = None
+    survival_stage: SurvivalStage | None = None
     population: tuple[Trait, ...] = ()
     outcomes: OutcomeSpec = field(default_factory=OutcomeSpec)
     version: int = 1
@@ -449,6 +501,7 @@ class PlatformDesign:
                     "interims.first_n",
                     f"interim after the final: first_n={fn} >= regimen size {smallest}",
                 )
+        self._check_survival_stage()
         for sc in self.scenarios.values():
             for label, vals in (
                 ("drr", sc.drr),
@@ -470,6 +523,26 @@ class PlatformDesign:
                 raise _err(f"scenarios.{sc.name}.accrual_per_month", "must be > 0")
             if sc.dropout_per_month is not None and not 0 <= sc.dropout_per_month < 1:
                 raise _err(f"scenarios.{sc.name}.dropout_per_month", "must be in [0, 1)")
+
+    def _check_survival_stage(self) -> None:
+        ss = self.survival_stage
+        if ss is None:
+            return
+        if self.frequentist is None:
+            raise _err(
+                "survival_stage",
+                "needs a frequentist block (the survival test follows a positive "
+                "frequentist ALSFRS-R result)",
+            )
+        a, p = self.allocation
+        own = [math.ceil(r.n * p / (a + p)) for r in self.regimens]
+        most = min(own) if self.control_sharing.rule == "own" else sum(own)
+        if ss.placebo_deaths > most:
+            raise _err(
+                "survival_stage.placebo_deaths",
+                f"{ss.placebo_deaths} > {most} placebo patients a regimen's analysis can use "
+                f"(control_sharing.rule={self.control_sharing.rule})",
+            )
 
     def _check_eligibility(self) -> None:
         traits = {t.name: t for t in self.population}
@@ -552,6 +625,7 @@ class PlatformDesign:
             "outcome",
             "scenarios",
             "frequentist",
+            "survival_stage",
             "population",
             "outcomes",
         }
@@ -640,8 +714,20 @@ class PlatformDesign:
                 )
         if "outcome" in d:
             o = _mapping(d["outcome"], "outcome")
-            allowed = {"slope_mean", "slope_sd", "residual_sd", "mortality_24w"}
+            allowed = {
+                "slope_mean",
+                "slope_sd",
+                "residual_sd",
+                "mortality_24w",
+                "median_survival_months",
+                "survival_shape",
+            }
             _check_keys(o, "outcome", allowed, set())
+            if "mortality_24w" in o and "median_survival_months" in o:
+                raise _err(
+                    "outcome.median_survival_months",
+                    "give mortality_24w or median_survival_months, not both",
+                )
             kw["outcome"] = OutcomeModel(**{k: _num(v, f"outcome.{k}") for k, v in o.items()})
         if "scenarios" in d:
             kw["scenarios"] = _parse_scenarios(d["scenarios"], regimens)
@@ -656,6 +742,8 @@ class PlatformDesign:
                 spending=str(fq.get("spending", "none")),
                 futility_p=tuple(_num(x, f"frequentist.futility_p[{i}]") for i, x in enumerate(fp)),
             )
+        if d.get("survival_stage") is not None:
+            kw["survival_stage"] = _parse_survival_stage(d["survival_stage"])
         return cls(**kw)
 
     @classmethod
@@ -669,6 +757,19 @@ class PlatformDesign:
         except yaml.YAMLError as exc:
             raise TrialDesignError(f"{p.name}: not valid YAML ({exc})") from None
         return cls.from_dict(_mapping(data, p.name))
+
+
+def _parse_survival_stage(value: Any) -> SurvivalStage:
+    ss = _mapping(value, "survival_stage")
+    allowed = {"placebo_deaths", "alpha", "test", "max_months"}
+    _check_keys(ss, "survival_stage", allowed, {"placebo_deaths"})
+    mx = ss.get("max_months")
+    return SurvivalStage(
+        placebo_deaths=_pos_int(ss["placebo_deaths"], "survival_stage.placebo_deaths"),
+        alpha=_num(ss.get("alpha", 0.025), "survival_stage.alpha"),
+        test=str(ss.get("test", "logrank")),
+        max_months=None if mx is None else _num(mx, "survival_stage.max_months"),
+    )
 
 
 def _parse_population(value: Any) -> tuple[Trait, ...]:

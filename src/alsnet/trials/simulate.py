@@ -74,6 +74,9 @@ from numpy.typing import NDArray
 from scipy import special
 
 from alsnet.trials._errors import TrialDesignError
+from alsnet.trials._survival_stage import summarise as _survival_summary
+from alsnet.trials._survival_stage import survival_stage as _survival_stage
+from alsnet.trials._survival_stage import weibull_death_months
 from alsnet.trials.backends import run_blocks
 from alsnet.trials.design import WEEKS_TO_MONTHS, OutcomeSpec, PlatformDesign, Scenario
 from alsnet.trials.outcomes import OutcomeLibrary
@@ -216,6 +219,10 @@ _EXTRA_METRICS = (
     "mean_placebo_n",
     "mean_controls_n",
     "bias_drr",
+    "p_success_survival",
+    "mean_survival_months",
+    "mean_duration_survival_months",
+    "mean_survival_deaths",
 )
 
 
@@ -245,6 +252,13 @@ class SimulationResult:
     (placebo exposure: the regimen's own placebo patients randomised); ``mean_controls_n``
     (placebo patients, own and shared, with >= 2 ALSFRS-R visits in the stopping analysis);
     ``bias_drr`` (``mean_drr - true_drr``; its SE is ``mean_drr_se``); ``outcome_source``.
+
+    With a ``survival_stage`` (MND-SMART stage 4; ``p_success`` stays the ALSFRS-R
+    success): ``p_success_survival`` (success on ALSFRS-R and then on survival, one-sided
+    log-rank at the control-death trigger); ``mean_survival_months`` (from the regimen's
+    entry to the survival data cut, among trials that held it); ``mean_duration_survival_months``
+    (entry to the end of the regimen including the survival stage); ``mean_survival_deaths``
+    (control deaths at the cut, among trials that held it). Empty arrays otherwise.
     """
 
     design: str
@@ -275,6 +289,14 @@ class SimulationResult:
     bias_drr_se: FloatArray = field(default_factory=_empty)
     max_n: FloatArray = field(default_factory=_empty)
     outcome_source: str = "parametric"
+    p_success_survival: FloatArray = field(default_factory=_empty)
+    p_success_survival_se: FloatArray = field(default_factory=_empty)
+    mean_survival_months: FloatArray = field(default_factory=_empty)
+    mean_survival_months_se: FloatArray = field(default_factory=_empty)
+    mean_duration_survival_months: FloatArray = field(default_factory=_empty)
+    mean_duration_survival_months_se: FloatArray = field(default_factory=_empty)
+    mean_survival_deaths: FloatArray = field(default_factory=_empty)
+    mean_survival_deaths_se: FloatArray = field(default_factory=_empty)
 
     def _metrics(self) -> tuple[str, ...]:
         extra = tuple(m for m in _EXTRA_METRICS if getattr(self, m).size == len(self.regimens))
@@ -381,8 +403,20 @@ def _draw_block(
         lam_death = -math.log1p(-out.mortality_24w) / (24.0 * WEEKS_TO_MONTHS)
         rate_d = lam_death * np.where(active, hr, 1.0) * trend
         rate = rate_d + drop
-        with np.errstate(divide="ignore"):
-            stop = rng.exponential(1.0, (n, n_pat)) / np.maximum(rate, 1e-300)
+        if out.median_survival_months is not None:  # long-term Weibull survival model
+            death = weibull_death_months(
+                rng.exponential(1.0, (n, n_pat)),
+                out.median_survival_months,
+                out.survival_shape,
+                np.where(active, hr, 1.0) * trend,
+            )
+            with np.errstate(divide="ignore"):
+                dropout = rng.exponential(1.0, (n, n_pat)) / drop if drop > 0 else np.inf
+            stop = np.minimum(death, dropout)
+            is_death = np.broadcast_to(death <= dropout, stop.shape)
+        else:
+            with np.errstate(divide="ignore"):
+                stop = rng.exponential(1.0, (n, n_pat)) / np.maximum(rate, 1e-300)
     else:
         if library.curves.shape[1] != t.size:
             raise ValueError("outcome library was built for other visit weeks")
@@ -403,7 +437,7 @@ def _draw_block(
     cy = np.concatenate([zeros, np.cumsum(y, axis=-1)], axis=-1)
     cty = np.concatenate([zeros, np.cumsum(t * y, axis=-1)], axis=-1)
     cyy = np.concatenate([zeros, np.cumsum(y * y, axis=-1)], axis=-1)
-    if library is None:
+    if library is None and out.median_survival_months is None:
         # competing risks: the exit is a death with probability rate_d / rate (drawn last,
         # so every earlier draw of the stream is unchanged)
         is_death = rng.random((n, n_pat)) * rate < rate_d
@@ -884,7 +918,21 @@ def _run_chunk(
     entry = np.array([rg.entry_month for rg in design.regimens])
     onehot = (sched.regimen[:, None] == np.arange(r_count)[None, :]).astype(np.float64)
     in_trial = (enrol <= stop_time[:, sched.regimen]).astype(np.float64)
-    return {
+    surv_out: dict[str, FloatArray] = {}
+    if design.survival_stage is not None:  # event-driven survival test after ALSFRS-R success
+        surv_out = _survival_stage(
+            design.survival_stage,
+            exit_months=oc.exit,
+            death=oc.death,
+            active=oc.active,
+            enrol=enrol,
+            regimen=sched.regimen,
+            controls=ctx.ctrl,
+            stop_time=stop_time,
+            success=success,
+            entry=entry,
+        )
+    return surv_out | {
         "success": success.astype(np.float64),
         "early_success": early_success.astype(np.float64),
         "futile": futile.astype(np.float64),
@@ -1154,6 +1202,7 @@ def simulate(
         bias_drr_se=mdrr_se,
         max_n=res["n"].max(axis=0),
         outcome_source="parametric" if library is None else library.source,
+        **(_survival_summary(res) if "survival_success" in res else {}),
     )
 
 
