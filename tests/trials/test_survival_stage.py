@@ -339,3 +339,20 @@ def test_bad_survival_stage_names_field(edit: Any, message: str) -> None:
     edit(raw)
     with pytest.raises(TrialDesignError, match=message):
         PlatformDesign.from_dict(raw)
+
+
+def test_oc_report_shows_survival_metric_when_present(tmp_path: Path) -> None:
+    from alsnet.trials.report import oc_report, oc_table
+
+    d = load_design("mnd-smart")
+    assert isinstance(d, PlatformDesign)
+    surv = simulate(d, "alternative", n_sims=250, seed=1, n_jobs=1).to_dict()
+    plain = simulate(load_design("healey"), "null", n_sims=250, seed=1, n_jobs=1).to_dict()
+    assert "p_success_survival" not in oc_table([plain]).columns
+    df = oc_table([surv, plain])
+    row = df[(df["design"] == "mnd-smart") & (df["regimen"] == "trazodone")].iloc[0]
+    assert row["p_success_survival"] == surv["regimens"][0]["p_success_survival"]
+    assert df[df["design"] == "healey"]["p_success_survival"].isna().all()
+    html = oc_report([surv, plain], tmp_path / "oc.html").read_text(encoding="utf-8")
+    assert "p_success_survival" in html
+    assert f"{row['p_success_survival']:.3f}" in html

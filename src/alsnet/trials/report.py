@@ -32,6 +32,8 @@ from alsnet.trials.design import PlatformDesign
 __all__ = ["dsmb_report", "oc_report", "oc_table"]
 
 _METRICS = ("p_success", "p_early_futility", "mean_n", "mean_duration_months", "mean_drr")
+#: Shown only when some result has them (designs with a ``survival_stage``).
+_OPTIONAL_METRICS = ("p_success_survival", "mean_survival_months", "mean_duration_survival_months")
 
 
 def _f(x: Any) -> float:
@@ -62,6 +64,10 @@ def oc_table(results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             for m in _METRICS:
                 row[m] = _f(reg.get(m))
                 row[f"{m}_se"] = _f(reg.get(f"{m}_se"))
+            for m in _OPTIONAL_METRICS:  # a column only if some result has it
+                if m in reg:
+                    row[m] = _f(reg.get(m))
+                    row[f"{m}_se"] = _f(reg.get(f"{m}_se"))
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -176,7 +182,7 @@ def oc_report(
         "±1.96 SE.</p>"
     ).format(Markup(runs))
     shown = df.copy()
-    for m in _METRICS:
+    for m in _METRICS + tuple(m for m in _OPTIONAL_METRICS if m in df.columns):
         shown[m] = [
             f"{v:.3f} ± {s:.3f}" if math.isfinite(v) else "–"
             for v, s in zip(shown[m], shown[f"{m}_se"], strict=True)
