@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 WEEKS_TO_MONTHS = 12.0 / 52.0
-_SHARING_RULES = ("own", "concurrent", "all")
+_SHARING_RULES = ("own", "concurrent", "all", "nonconcurrent")
 _OUTCOME_SOURCES = ("parametric", "bootstrap", "twin")
 _SURVIVAL_TESTS = ("logrank",)
 
@@ -215,10 +215,20 @@ class ControlSharing:
     every other regimen's placebo patient randomised within ``window_months`` of the regimen's
     enrolment window (HEALEY: ±180 days ≈ 5.9 months). ``rule="all"``: every placebo patient
     of the platform, concurrent or not, without calendar-time adjustment (biased under drift).
+    ``rule="nonconcurrent"``: every placebo patient (own, concurrent and non-concurrent) with
+    calendar-time adjustment: the ALSFRS-R slope analysis is a regression on arm and calendar
+    period fixed effects over all arms of the platform (Bofill Roig, Krotka et al. 2022;
+    :mod:`alsnet.trials._ncc`); the death-hazard part keeps the ``concurrent`` controls.
+
+    Periods (``rule="nonconcurrent"`` only): with ``period_months=None`` (default) a new
+    period starts whenever a regimen starts or stops enrolling, as in the NCC literature and
+    the live analysis (:func:`alsnet.trials.analyse.analyse_trial`); with ``period_months=m``
+    the calendar is cut into fixed bins of ``m`` months since the platform opened.
     """
 
     rule: str = "concurrent"
     window_months: float = 180.0 / 30.4375
+    period_months: float | None = None
 
     def __post_init__(self) -> None:
         if self.rule not in _SHARING_RULES:
@@ -227,6 +237,16 @@ class ControlSharing:
             )
         if self.window_months < 0:
             raise _err("control_sharing.window_months", "must be >= 0")
+        if self.period_months is not None:
+            if self.rule != "nonconcurrent":
+                raise _err(
+                    "control_sharing.period_months",
+                    f"only used with rule nonconcurrent, got rule {self.rule!r}",
+                )
+            if not (math.isfinite(self.period_months) and self.period_months > 0):
+                raise _err(
+                    "control_sharing.period_months", f"must be > 0, got {self.period_months:g}"
+                )
 
 
 @dataclass(frozen=True)
@@ -464,6 +484,7 @@ class PlatformDesign:
         if not self.regimens:
             raise _err("regimens", "at least one regimen is required")
         self._check_eligibility()
+        self._check_control_sharing()
         names = [r.name for r in self.regimens]
         if len(set(names)) != len(names):
             raise _err("regimens", "names must be unique")
@@ -543,6 +564,28 @@ class PlatformDesign:
                 f"{ss.placebo_deaths} > {most} placebo patients a regimen's analysis can use "
                 f"(control_sharing.rule={self.control_sharing.rule})",
             )
+
+    def _check_control_sharing(self) -> None:
+        cs = self.control_sharing
+        if cs.rule != "nonconcurrent":
+            return
+        if self.has_subgroups:
+            bad = next(i for i, r in enumerate(self.regimens) if r.eligibility)
+            raise _err(
+                "control_sharing.rule",
+                f"nonconcurrent is not supported with subgroup-restricted regimens "
+                f"(regimens[{bad}].eligibility); use concurrent or own",
+            )
+        if cs.period_months is not None:
+            block = sum(self.allocation) / self.accrual_per_month
+            if cs.period_months < block:
+                raise _err(
+                    "control_sharing.period_months",
+                    f"{cs.period_months:g} months is shorter than one permuted block of a "
+                    f"regimen ({sum(self.allocation)} patients at {self.accrual_per_month:g}"
+                    f"/month = {block:.3g} months): a period could hold active patients "
+                    "and no control",
+                )
 
     def _check_eligibility(self) -> None:
         traits = {t.name: t for t in self.population}
@@ -676,13 +719,15 @@ class PlatformDesign:
             )
         if "control_sharing" in d:
             cs = _mapping(d["control_sharing"], "control_sharing")
-            _check_keys(cs, "control_sharing", {"rule", "window_months"}, {"rule"})
+            _check_keys(cs, "control_sharing", {"rule", "window_months", "period_months"}, {"rule"})
+            pm = cs.get("period_months")
             kw["control_sharing"] = ControlSharing(
                 rule=str(cs["rule"]),
                 window_months=_num(
                     cs.get("window_months", ControlSharing.window_months),
                     "control_sharing.window_months",
                 ),
+                period_months=None if pm is None else _num(pm, "control_sharing.period_months"),
             )
         for key in ("accrual_per_month", "dropout_per_month", "follow_up_weeks"):
             if key in d:

@@ -73,6 +73,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import special
 
+from alsnet.trials import _ncc
 from alsnet.trials._errors import TrialDesignError
 from alsnet.trials._survival_stage import summarise as _survival_summary
 from alsnet.trials._survival_stage import survival_stage as _survival_stage
@@ -481,6 +482,7 @@ class _Context:
     gidx: IntArray  # (S*P,) flat (trial, regimen x arm) group index
     plc: FloatArray  # (S, P) 1 for placebo patients
     ctrl: FloatArray  # (P, R) control eligibility, or (S, P, R) per trial
+    ncc: _ncc.NccSetup | None = None  # rule nonconcurrent: period-adjusted slope analysis
 
 
 def _context(
@@ -586,6 +588,8 @@ def _analyse(
     var = 1.0 / np.maximum(wa, _EPS) / np.maximum(ma * ma, 1e-6) + 1.0 / np.maximum(
         wp, _EPS
     ) / np.maximum(mp * mp, 1e-6)
+    if ctx.ncc is not None:  # rule nonconcurrent: all placebo, period-adjusted (_ncc)
+        est, var, ok = _ncc.slope_log_drr(ctx.ncc, s, w, k >= 1)
     if surv is not None:
         ev, expo = surv
         d_a = _group_sums(ctx, ev, n_s, n_g)[:, 1::2]
@@ -827,6 +831,10 @@ def _run_chunk(
             look_t[:, r, : len(lk)] = lk
     n_sims = oc.active.shape[0]
     ctx = _context(design, sched, oc, ctrl)
+    cs = design.control_sharing
+    if cs.rule == "nonconcurrent":
+        nsu = _ncc.setup(sched.regimen, oc.active, enrol, r_count, cs.period_months)
+        ctx = dataclasses.replace(ctx, ncc=nsu)
     t = np.asarray(design.visit_weeks) * WEEKS_TO_MONTHS
     # per trial: events sorted by calendar time (regimen, look index, final?)
     n_looks = np.isfinite(look_t).sum(axis=2)  # (S, R)
@@ -911,7 +919,10 @@ def _run_chunk(
         drr_hat[i, ri] = np.exp(e_r[i])
         stop_look[i, ri] = look[i]
         used = plc * (k_obs >= 2)
-        (nc,) = _control_sums(ctx, used)
+        if ctx.ncc is None:
+            (nc,) = _control_sums(ctx, used)
+        else:  # every analysable placebo patient enters the period-adjusted regression
+            nc = _ncc.control_counts(ctx.ncc, used)
         n_ctrl[i, ri] = nc[i, ri]
     if success_stat:
         return {"success_stat": best}

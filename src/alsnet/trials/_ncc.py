@@ -1,0 +1,269 @@
+"""Non-concurrent controls with calendar-time adjustment for the in-simulation analysis.
+
+Control-sharing rule ``nonconcurrent`` (:class:`~alsnet.trials.design.ControlSharing`): a
+regimen's ALSFRS-R slope is compared with every placebo patient of the platform, concurrent
+or not, after adjusting for calendar time by **period fixed effects**, the model-based
+adjustment of Bofill Roig, Krotka et al. (2022, "On model-based time trend adjustments in
+platform trials with non-concurrent controls", *BMC Med Res Methodol* 22:228) and of the R
+package NCC (``fixmodel``):
+
+    s_i = tau[period_i] + theta[arm_i] + e_i,    e_i ~ N(0, 1 / w_i),
+
+where ``s_i`` is patient ``i``'s OLS ALSFRS-R slope (points/month), ``w_i`` its precision
+(``1 / (sigma_b^2 + sigma_e^2 / Sxx_i)``, the weights of the concurrent analysis in
+:func:`alsnet.trials.simulate._analyse`), ``tau`` one effect per calendar period and
+``theta[r]`` the effect of regimen ``r``'s active arm (``theta[placebo] = 0``; all placebo
+patients form one arm). The regression uses **every** patient randomised by the look (all
+regimens' active arms too: arms spanning several periods link the periods, which is how
+non-concurrent controls carry information under fixed period effects; without such a bridge
+they only estimate their own period's effect and add nothing).
+
+Periods (default) start whenever a regimen starts or stops enrolling, counted among the
+patients randomised by the look: cuts at each regimen's first enrolment and half a day after
+its last, exactly as :func:`alsnet.trials.analyse._periods` cuts the live trial's calendar
+days; with ``period_months`` the calendar is cut into fixed bins instead.
+
+The weighted least-squares fit is solved per simulated trial from grouped sums (cells =
+period x arm: the sums of ``w`` and ``w s``), as a batch of small ``(D + R) x (D + R)``
+normal equations (``D`` periods, ``R`` regimens); a pseudo-inverse gives zero effects to
+empty periods. The regimen's DRR compares the fitted mean slope of its active patients
+with the fitted control mean over the same periods:
+
+    mu_c = sum_d pi_rd tau_d,   mu_a = mu_c + theta_r,   log DRR = log(-mu_a) - log(-mu_c),
+
+with ``pi_rd`` the share of the regimen's active weight in period ``d``, and a delta-method
+variance ``g' (X'WX)^-1 g``. With a single period this is exactly the unadjusted comparison
+with all placebo patients (rule ``all``).
+
+Additive period effects on the slope approximate a multiplicative drift (the simulator's
+``time_trend`` and the live model's ``exp(rho)``); under the null they are exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from alsnet.trials.design import WEEKS_TO_MONTHS
+
+__all__ = [
+    "HALF_DAY_MONTHS",
+    "NccSetup",
+    "cell_sums",
+    "control_counts",
+    "fit_cells",
+    "log_drr_from_fit",
+    "periods",
+    "setup",
+    "slope_log_drr",
+]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+#: Offset of a regimen's exit cut after its last enrolment (months): half a day, as in the
+#: live analysis (calendar days, ``max + 0.5``, converted with the same 12/52/7 months/day).
+HALF_DAY_MONTHS = 0.5 * WEEKS_TO_MONTHS / 7.0
+#: Relative eigenvalue cut-off of the pseudo-inverse (empty or unidentified periods).
+_RCOND = 1e-10
+
+
+@dataclass(frozen=True)
+class NccSetup:
+    """Per-chunk constants of the period-adjusted analysis.
+
+    Attributes
+    ----------
+    regimen
+        Regimen index of each patient, shape ``(P,)``.
+    arm
+        Arm of each patient, shape ``(S, P)``: 0 = placebo (any regimen), ``r + 1`` = active
+        arm of regimen ``r``.
+    enrol
+        Calendar enrolment month of each patient, shape ``(P,)`` or ``(S, P)``.
+    n_regimens
+        Number of regimens ``R``.
+    period_months
+        Width of fixed calendar periods (months), or None: periods cut at regimen
+        entries and exits.
+    """
+
+    regimen: IntArray
+    arm: IntArray
+    enrol: FloatArray
+    n_regimens: int
+    period_months: float | None = None
+
+
+def setup(
+    regimen: IntArray,
+    active: BoolArray,
+    enrol: FloatArray,
+    n_regimens: int,
+    period_months: float | None = None,
+) -> NccSetup:
+    """Build the :class:`NccSetup` of a chunk (``active`` has shape ``(S, P)``)."""
+    reg = np.asarray(regimen, dtype=np.int64)
+    arm = np.where(active, reg[None, :] + 1, 0).astype(np.int64)
+    return NccSetup(reg, arm, np.asarray(enrol, dtype=np.float64), n_regimens, period_months)
+
+
+def periods(ncc: NccSetup, randomised: BoolArray) -> tuple[IntArray, int]:
+    """Calendar period of each patient at a look, shape ``(S, P)``, and the number of periods.
+
+    Parameters
+    ----------
+    ncc
+        The chunk's setup.
+    randomised
+        Patients randomised by the look, shape ``(S, P)``; only they define the cuts.
+
+    Returns
+    -------
+    period : ndarray of int, shape (S, P)
+        Period index ``0..D-1`` (0 for patients not randomised).
+    n_periods : int
+        ``D``, the same for every trial of the chunk (some periods may be empty).
+    """
+    n_s = randomised.shape[0]
+    e = np.broadcast_to(ncc.enrol, randomised.shape)
+    if ncc.period_months is not None:
+        per = np.floor(np.where(randomised, e, 0.0) / ncc.period_months).astype(np.int64)
+        per = np.maximum(per, 0)
+        return per, int(per.max()) + 1 if per.size else 1
+    firsts, lasts = [], []
+    for r in range(ncc.n_regimens):
+        cols = ncc.regimen == r
+        e_r, m_r = e[:, cols], randomised[:, cols]
+        firsts.append(np.where(m_r, e_r, np.inf).min(axis=1, initial=np.inf))
+        lasts.append(np.where(m_r, e_r, -np.inf).max(axis=1, initial=-np.inf))
+    first = np.stack(firsts, axis=1) if firsts else np.full((n_s, 0), np.inf)  # (S, R)
+    last = np.stack(lasts, axis=1) if lasts else np.full((n_s, 0), -np.inf)
+    lo = first.min(axis=1, initial=np.inf)
+    c = np.concatenate([first, np.where(np.isfinite(last), last + HALF_DAY_MONTHS, np.inf)], 1)
+    c = np.where(c > lo[:, None], c, np.inf)  # cuts at or before the first patient: none
+    per = np.zeros(randomised.shape, dtype=np.int64)
+    for j in range(c.shape[1]):  # 2R cuts: period = number of cuts at or before enrolment
+        per += c[:, j : j + 1] <= e
+    per = np.where(randomised, per, 0)
+    return per, 2 * ncc.n_regimens + 1
+
+
+def cell_sums(
+    ncc: NccSetup, period: IntArray, n_periods: int, w: FloatArray, s: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Sums of ``w`` and ``w * s`` per trial, period and arm, shape ``(S, D, R + 1)`` each."""
+    n_s = w.shape[0]
+    n_a = ncc.n_regimens + 1
+    idx = ((np.arange(n_s)[:, None] * n_periods + period) * n_a + ncc.arm).ravel()
+    size = n_s * n_periods * n_a
+    wc = np.bincount(idx, weights=w.ravel(), minlength=size)
+    sc = np.bincount(idx, weights=(w * s).ravel(), minlength=size)
+    shape = (n_s, n_periods, n_a)
+    return np.asarray(wc, np.float64).reshape(shape), np.asarray(sc, np.float64).reshape(shape)
+
+
+def fit_cells(wc: FloatArray, sc: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Weighted least squares on period and active-arm indicators from cell sums.
+
+    Parameters
+    ----------
+    wc, sc
+        Sums of weights and of weighted slopes per trial, period and arm (arm 0 =
+        placebo), shape ``(S, D, R + 1)``.
+
+    Returns
+    -------
+    beta : ndarray, shape (S, D + R)
+        ``[tau_0 .. tau_{D-1}, theta_1 .. theta_R]`` (points/month; 0 for empty periods and
+        arms without patients).
+    cov : ndarray, shape (S, D + R, D + R)
+        ``(X'WX)^+``, the covariance of ``beta`` for known weights.
+    """
+    n_s, n_d, n_a = wc.shape
+    n_r = n_a - 1
+    k = n_d + n_r
+    a = np.zeros((n_s, k, k))
+    di = np.arange(n_d)
+    ri = n_d + np.arange(n_r)
+    a[:, di, di] = wc.sum(axis=2)
+    a[:, ri, ri] = wc[:, :, 1:].sum(axis=1)
+    a[:, :n_d, n_d:] = wc[:, :, 1:]
+    a[:, n_d:, :n_d] = np.swapaxes(wc[:, :, 1:], 1, 2)
+    b = np.concatenate([sc.sum(axis=2), sc[:, :, 1:].sum(axis=1)], axis=1)
+    cov = np.linalg.pinv(a, rtol=_RCOND, hermitian=True)
+    beta = np.einsum("sij,sj->si", cov, b)
+    return beta, cov
+
+
+def log_drr_from_fit(
+    wc: FloatArray, beta: FloatArray, cov: FloatArray
+) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """Log DRR of each regimen, its delta-method variance and whether it is defined, ``(S, R)``.
+
+    The control mean is the fitted placebo slope averaged over the periods of the regimen's
+    active patients (weights: their precision); slopes are clipped at ``-1e-3`` before the
+    log, as in the concurrent analysis.
+    """
+    n_s, n_d, n_a = wc.shape
+    n_r = n_a - 1
+    w_act = wc[:, :, 1:]  # (S, D, R)
+    wa = w_act.sum(axis=1)  # (S, R)
+    pi = w_act / np.maximum(wa, 1e-300)[:, None, :]
+    tau = beta[:, :n_d]
+    theta = beta[:, n_d:]
+    mu_c = np.einsum("sdr,sd->sr", pi, tau)
+    mu_a = mu_c + theta
+    est = np.log(np.maximum(-mu_a, 1e-3)) - np.log(np.maximum(-mu_c, 1e-3))
+    inv_a = mu_a / np.maximum(mu_a * mu_a, 1e-6)
+    inv_c = mu_c / np.maximum(mu_c * mu_c, 1e-6)
+    # gradient of log DRR in beta, one row per regimen: (S, R, D + R)
+    g = np.zeros((n_s, n_r, n_d + n_r))
+    g[:, :, :n_d] = np.swapaxes(pi, 1, 2) * (inv_a - inv_c)[:, :, None]
+    g[:, np.arange(n_r), n_d + np.arange(n_r)] = inv_a
+    var = np.einsum("sri,sij,srj->sr", g, cov, g)
+    ctrl_conc = np.einsum("sdr,sd->sr", (w_act > 0).astype(np.float64), wc[:, :, 0])
+    ok = (wa > 0) & (ctrl_conc > 0) & (var > 0)
+    return est, var, ok
+
+
+def slope_log_drr(
+    ncc: NccSetup, s: FloatArray, w: FloatArray, randomised: BoolArray
+) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """Period-adjusted slope log DRR per trial and regimen (see the module docstring).
+
+    Parameters
+    ----------
+    ncc
+        The chunk's setup.
+    s
+        Per-patient OLS ALSFRS-R slopes (points/month), shape ``(S, P)``.
+    w
+        Per-patient precision weights, shape ``(S, P)`` (0: not analysable).
+    randomised
+        Patients randomised by the look, shape ``(S, P)`` (they define the periods).
+
+    Returns
+    -------
+    est, var : ndarray, shape (S, R)
+        Log DRR and its variance.
+    ok : ndarray of bool, shape (S, R)
+        Defined (the regimen has analysable active patients and placebo in their periods).
+    """
+    per, n_per = periods(ncc, randomised)
+    wc, sc = cell_sums(ncc, per, n_per, w, s)
+    beta, cov = fit_cells(wc, sc)
+    return log_drr_from_fit(wc, beta, cov)
+
+
+def control_counts(ncc: NccSetup, used: FloatArray) -> FloatArray:
+    """Placebo patients in each regimen's analysis, shape ``(S, R)``.
+
+    ``used`` marks analysable placebo patients ``(S, P)``; every one of them enters the
+    regression of every regimen.
+    """
+    tot = used.sum(axis=1)
+    return np.repeat(tot[:, None], ncc.n_regimens, axis=1)
