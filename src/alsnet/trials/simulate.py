@@ -31,9 +31,11 @@ Model (per simulated trial; all arrays are shaped ``(n_sims, n_patients, ...)``)
   slope by OLS on their visits (needs >= 2 visits); variance components by moments
   (pooled residual variance; between-patient slope variance from group-centred slopes);
   inverse-variance weighted mean slope of the regimen's active patients and of its controls
-  (own placebo, or own plus concurrent shared placebo); ``log DRR`` = log ratio of the means
-  with a delta-method variance; posterior ``log DRR ~ N(estimate, se^2)`` (flat prior), so
-  ``Pr(DRR < c) = Phi((log c - estimate) / se)``.
+  (own placebo, or own plus concurrent shared placebo, or every placebo patient); ``log DRR``
+  = log ratio of the means with a delta-method variance. Rule ``nonconcurrent``: the slope
+  part is instead a weighted regression of the slopes of every patient on calendar-period
+  and active-arm fixed effects (:mod:`alsnet.trials._ncc`). Posterior
+  ``log DRR ~ N(estimate, se^2)`` (flat prior), so ``Pr(DRR < c) = Phi((log c - estimate) / se)``.
 - **Frequentist decisions** (``design.frequentist``, MAMS designs such as MND-SMART):
   ``z = -log DRR / se``; efficacy when ``z`` crosses the group-sequential bound of the look
   (or, with ``spending: none``, ``z > Phi^-1(1 - alpha)`` at the final look only); futility at
@@ -47,10 +49,10 @@ Model (per simulated trial; all arrays are shaped ``(n_sims, n_patients, ...)``)
 This is a fast approximation of HEALEY's Bayesian shared-parameter model: for Bayesian
 designs the slope log-DRR is combined by inverse variance with the log hazard ratio of death
 (exponential model on deaths and exposure up to the last scheduled visit), which is the
-normal approximation of one DRR scaling both; no calendar-time random walk, no regimen
-random effects, no non-concurrent controls with time adjustment (the live analysis,
-:mod:`alsnet.trials.analyse`, has the period adjustment). Reallocation of a stopped
-regimen's slots to other regimens is not modelled (the enrolment schedule is fixed).
+normal approximation of one DRR scaling both; no calendar-time random walk (rule
+``nonconcurrent`` adjusts the slope for calendar periods by fixed effects; the death hazard
+keeps the concurrent controls, unadjusted), no regimen random effects. Reallocation of a
+stopped regimen's slots to other regimens is not modelled (the enrolment schedule is fixed).
 
 Reproducibility: the simulations are split into fixed blocks of :data:`BLOCK_SIZE` trials,
 each with its own stream from ``numpy.random.SeedSequence(seed).spawn(n_blocks)``; chunks,
