@@ -41,6 +41,9 @@ def test_example_as_published() -> None:
     # stage 2: 100/arm (150 regimen patients) at 12 months; stage 3: 150/arm at 18 months
     assert d.interims.looks == ((75, 26.0), (150, 52.0))
     assert d.interims.final == (225, 78.0)
+    # stage 4: survival tested after a positive ALSFRS-R result, at 113 placebo deaths
+    assert d.survival_stage is not None and d.survival_stage.placebo_deaths == 113
+    assert d.survival_stage.test == "logrank"
     assert {"null", "alternative"} <= set(d.scenarios)
     assert load_design("healey").frequentist is None
 
@@ -140,3 +143,5 @@ def test_cli_validate_and_simulate(tmp_path: Path) -> None:
         assert row["true_drr"] == 1.0
         assert row["p_success"] <= ALPHA + 2 * row["p_success_se"] + 1e-12
         assert row["p_early_futility_se"] > 0
+        # stage 4 needs an ALSFRS-R success first
+        assert row["p_success_survival"] <= row["p_success"]
