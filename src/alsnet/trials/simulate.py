@@ -25,8 +25,10 @@ Model (per simulated trial; all arrays are shaped ``(n_sims, n_patients, ...)``)
   ``y_ij = b_i t_j + e_ij`` with ``e_ij ~ N(0, residual_sd^2)`` at the visit weeks
   (``t_j`` in months; a patient intercept cancels in the slope and is omitted).
 - **Death** (or permanent ventilation): exponential with the rate giving
-  ``mortality_24w`` at 24 weeks, times the scenario's hazard ratio for active patients.
-  **Dropout**: exponential at ``dropout_per_month``. Visits after either are missing.
+  ``mortality_24w`` at 24 weeks, times the scenario's hazard ratio for active patients
+  (with ``outcome.median_survival_months``: Weibull with that median and
+  ``survival_shape``, same hazard ratio). **Dropout**: exponential at
+  ``dropout_per_month``. Visits after either are missing.
 - **Analysis** at each look (calendar time T), using only data observed by T: each patient's
   slope by OLS on their visits (needs >= 2 visits); variance components by moments
   (pooled residual variance; between-patient slope variance from group-centred slopes);
@@ -45,6 +47,10 @@ Model (per simulated trial; all arrays are shaped ``(n_sims, n_patients, ...)``)
   final look success when Pr(DRR < success.drr) > success.threshold.
 - A regimen stopped at time T enrols nobody after T; its enrolled patients are still followed
   and still serve as shared controls. Looks are processed per trial in calendar order.
+- **Survival stage** (``design.survival_stage``, MND-SMART stage 4; after the looks): a
+  regimen that succeeded on ALSFRS-R gets a one-sided log-rank test against its controls
+  when they reach the required deaths (:mod:`alsnet.trials._survival_stage`);
+  ``p_success`` stays the ALSFRS-R success, ``p_success_survival`` is success on both.
 
 This is a fast approximation of HEALEY's Bayesian shared-parameter model: for Bayesian
 designs the slope log-DRR is combined by inverse variance with the log hazard ratio of death
