@@ -59,11 +59,21 @@ class EventTimes:
     endpoint: np.ndarray
 
 
+def _group_reduce(fn: np.ufunc, code: np.ndarray, day: np.ndarray, n: int) -> np.ndarray:
+    """``fn`` (fmin or fmax) of ``day`` per group ``code`` (0..n-1; -1 and NaN skipped)."""
+    out = np.full(n, np.nan)
+    ok = (code >= 0) & ~np.isnan(day)
+    fn.at(out, code[ok], day[ok])
+    return out
+
+
 def event_times(
     ids: pd.Index,
     diagnosis_day: np.ndarray,
     visits: pd.DataFrame | None,
     events: pd.DataFrame | None,
+    *,
+    visit_rows: np.ndarray | None = None,
 ) -> EventTimes:
     """Entry, last event-free contact and first endpoint of each patient in ``ids``.
 
@@ -75,26 +85,39 @@ def event_times(
         Day of diagnosis (days since onset; NaN unknown), aligned with ``ids``.
     visits, events : DataFrame or None
         Canonical tables (days since onset).
+    visit_rows : ndarray of int, optional
+        ``ids.get_indexer(visits["patient_id"])`` when the caller has it (unique
+        ``ids``); saves hashing the ids again.
 
     Returns
     -------
     EventTimes
         Months since onset.
     """
-    diag = np.asarray(diagnosis_day, dtype="float64")
-    first = np.full(len(ids), np.nan)
-    last = np.full(len(ids), np.nan)
+    ids = pd.Index(ids)
+    uniq = ids if ids.is_unique else ids.unique()
+    n = len(uniq)
+    first = np.full(n, np.nan)
+    last = np.full(n, np.nan)
     if visits is not None and len(visits):
-        g = visits.groupby("patient_id", sort=False)["day"]
-        first = g.min().reindex(ids).to_numpy(dtype="float64", na_value=np.nan)
-        last = g.max().reindex(ids).to_numpy(dtype="float64", na_value=np.nan)
-    endpoint = np.full(len(ids), np.inf)
+        code = visit_rows if visit_rows is not None and uniq is ids else None
+        if code is None:
+            code = uniq.get_indexer(pd.Index(visits["patient_id"]))
+        day = visits["day"].to_numpy(dtype="float64", na_value=np.nan)
+        first = _group_reduce(np.fmin, code, day, n)
+        last = _group_reduce(np.fmax, code, day, n)
+    endpoint = np.full(n, np.inf)
     if events is not None and len(events):
         is_end = events["event"].isin(list(ENDPOINTS)).to_numpy(dtype=bool)
-        end = events.loc[is_end].groupby("patient_id")["day"].min().reindex(ids)
-        endpoint = end.to_numpy(dtype="float64", na_value=np.inf)
-        other = events.loc[~is_end].groupby("patient_id")["day"].max().reindex(ids)
-        last = np.fmax(last, other.to_numpy(dtype="float64", na_value=np.nan))
+        code = uniq.get_indexer(pd.Index(events["patient_id"]))
+        day = events["day"].to_numpy(dtype="float64", na_value=np.nan)
+        endpoint = _group_reduce(np.fmin, np.where(is_end, code, -1), day, n)
+        endpoint = np.where(np.isnan(endpoint), np.inf, endpoint)
+        last = np.fmax(last, _group_reduce(np.fmax, np.where(is_end, -1, code), day, n))
+    if uniq is not ids:
+        take = uniq.get_indexer(ids)
+        first, last, endpoint = first[take], last[take], endpoint[take]
+    diag = np.asarray(diagnosis_day, dtype="float64")
     entry = np.where(np.isnan(first), diag, first)
     entry = np.where(np.isnan(entry), 0.0, np.maximum(entry, 0.0))
     last = np.fmax(last, diag)

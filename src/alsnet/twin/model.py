@@ -49,7 +49,7 @@ import json
 import logging
 import platform
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,9 +136,8 @@ def _check_patients(patients: pd.DataFrame) -> None:
     _check_range("patients", "age_onset", age, float(spec.lo or 0), float(spec.hi or 120), "years")
 
 
-def _observations(cohort: Cohort) -> pd.DataFrame:
-    """ALSFRS-R totals with a day: columns patient_id, month (since onset), y."""
-    v = cohort.visits
+def _alsfrs_rows(v: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Visits with an ALSFRS-R total and a day: row mask, month (since onset), total."""
     total = alsfrs_scores(v)["alsfrs_r_total"].to_numpy(dtype="float64")
     day = v["day"].to_numpy(dtype="float64", na_value=np.nan)
     if "total_reported" in v.columns:  # alsfrs_scores ignores impossible totals: refuse them
@@ -146,31 +145,34 @@ def _observations(cohort: Cohort) -> pd.DataFrame:
         _check_range("visits", "total_reported", rep, 0.0, _TOP, "points")
     _check_range("visits", "alsfrs_r_total", total, 0.0, _TOP, "points")
     ok = ~np.isnan(total) & ~np.isnan(day)
-    return pd.DataFrame(
-        {
-            "patient_id": v["patient_id"].to_numpy()[ok],
-            "month": day[ok] / DAYS_PER_MONTH,
-            "y": total[ok],
-        }
-    )
+    return ok, day[ok] / DAYS_PER_MONTH, total[ok]
+
+
+def _fvc_rows(v: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Visits with an FVC % predicted and a day: row mask, month (since onset), FVC."""
+    if "fvc_pct" not in v.columns:
+        return np.zeros(len(v), dtype=bool), np.zeros(0), np.zeros(0)
+    fvc = v["fvc_pct"].to_numpy(dtype="float64", na_value=np.nan)
+    _check_range("visits", "fvc_pct", fvc, *_FVC_RANGE, "% predicted")
+    day = v["day"].to_numpy(dtype="float64", na_value=np.nan)
+    ok = ~np.isnan(fvc) & ~np.isnan(day)
+    return ok, day[ok] / DAYS_PER_MONTH, fvc[ok]
+
+
+def _observations(cohort: Cohort) -> pd.DataFrame:
+    """ALSFRS-R totals with a day: columns patient_id, month (since onset), y."""
+    v = cohort.visits
+    ok, month, y = _alsfrs_rows(v)
+    return pd.DataFrame({"patient_id": v["patient_id"].to_numpy()[ok], "month": month, "y": y})
 
 
 def _fvc_observations(cohort: Cohort) -> pd.DataFrame:
     """FVC % predicted with a day: columns patient_id, month (since onset), y."""
     v = cohort.visits
     if "fvc_pct" not in v.columns:
-        return pd.DataFrame({"patient_id": pd.Series([], dtype=object), "month": [], "y": []})
-    fvc = v["fvc_pct"].to_numpy(dtype="float64", na_value=np.nan)
-    _check_range("visits", "fvc_pct", fvc, *_FVC_RANGE, "% predicted")
-    day = v["day"].to_numpy(dtype="float64", na_value=np.nan)
-    ok = ~np.isnan(fvc) & ~np.isnan(day)
-    return pd.DataFrame(
-        {
-            "patient_id": v["patient_id"].to_numpy()[ok],
-            "month": day[ok] / DAYS_PER_MONTH,
-            "y": fvc[ok],
-        }
-    )
+        return _empty_obs()
+    ok, month, y = _fvc_rows(v)
+    return pd.DataFrame({"patient_id": v["patient_id"].to_numpy()[ok], "month": month, "y": y})
 
 
 def _empty_obs() -> pd.DataFrame:
@@ -213,6 +215,63 @@ def _pos_mean(mu: np.ndarray, sd: np.ndarray | float) -> np.ndarray:
     """E[max(X, 0)] for X ~ N(mu, sd^2), by interpolation in a standard table."""
     z = mu / sd
     return np.asarray(np.where(z >= _G_Z[-1], mu, sd * _lookup(z, _G_Z, _G)))
+
+
+#: :data:`_G` and its slopes, one entry longer (index ``size - 1`` is valid: no clipping
+#: needed at the top).
+_G_EXT = np.append(_G, _G[-1])
+_G_SLOPE = np.append(np.diff(_G), 0.0)
+
+
+def _pos_mean_var(mu: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """:func:`_pos_mean` given the variance (overwrites ``var``; fewer passes over memory)."""
+    sd = np.sqrt(var, out=var)
+    x = mu / sd
+    big = x >= _G_Z[-1]
+    x -= _G_Z[0]
+    x *= (_G_Z.size - 1) / (_G_Z[-1] - _G_Z[0])
+    np.clip(x, 0.0, _G_Z.size - 1.0, out=x)
+    i = x.astype(np.intp)
+    x -= i
+    x *= _G_SLOPE[i]
+    x += _G_EXT[i]
+    x *= sd
+    return np.where(big, mu, x)
+
+
+def _interp_unit(s: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Linear interpolation of ``table`` (values on a uniform grid of [0, 1]) at ``s``.
+
+    ``s`` must lie in [0, 1]; it is overwritten with the result.
+    """
+    top = table.size - 1
+    ext = np.append(table, table[-1])
+    slope = np.append(np.diff(table), 0.0)
+    s *= top
+    i = s.astype(np.intp)
+    s -= i
+    s *= slope[i]
+    s += ext[i]
+    return s
+
+
+def _kept(
+    t: np.ndarray, ea: np.ndarray, eb: np.ndarray, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Fraction of function kept, ``S = 1 / (1 + exp((t - D50) / dx))``.
+
+    As :func:`_level` but from ``ea = D50`` and ``eb = 1 / dx`` (the exponentials of
+    the nodes, computed once) and with :func:`numpy.exp` (several times faster than
+    :func:`scipy.special.expit`; equal to rounding). ``rows`` gathers ``ea[rows]``.
+    """
+    if rows is not None:
+        ea, eb = ea[rows], eb[rows]
+    v = np.subtract(t, ea)
+    v *= eb
+    with np.errstate(over="ignore"):  # exp -> inf: S = 0
+        np.exp(v, out=v)
+    v += 1.0
+    return np.reciprocal(v, out=v)
 
 
 def _clipped_mean_table(sd: float, n: int = 4097) -> tuple[np.ndarray, np.ndarray]:
@@ -263,6 +322,33 @@ def twin_covariates(patients: pd.DataFrame, obs: pd.DataFrame) -> pd.DataFrame:
         first = first.drop_duplicates("patient_id").set_index("patient_id")
         m = pid.map(first["month"]).to_numpy(dtype="float64", na_value=np.nan)
         y = pid.map(first["y"]).to_numpy(dtype="float64", na_value=np.nan)
+    return _covariate_frame(patients, m, y)
+
+
+def _first_visit(
+    idx: np.ndarray, month: np.ndarray, y: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Month and total of each patient's first visit (NaN without one).
+
+    ``idx`` (patient row 0..n-1 of each visit; no NaN months). Ties in month go to
+    the earlier row, as in :func:`twin_covariates`.
+    """
+    m = np.full(n, np.nan)
+    first_y = np.full(n, np.nan)
+    if idx.size:
+        order = np.argsort(month, kind="stable")
+        order = order[np.argsort(idx[order], kind="stable")]
+        si = idx[order]
+        head = np.ones(si.size, dtype=bool)
+        head[1:] = si[1:] != si[:-1]
+        rows = order[head]
+        m[idx[rows]], first_y[idx[rows]] = month[rows], y[rows]
+    return m, first_y
+
+
+def _covariate_frame(patients: pd.DataFrame, m: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+    """:func:`twin_covariates` given the month ``m`` and total ``y`` of each first visit."""
+    pid = patients["patient_id"]
     with np.errstate(divide="ignore", invalid="ignore"):
         dfs = np.where(m > 0, np.maximum(_TOP - y, 0.0) / m, np.nan)
     region = patients["onset_region"].astype("string")
@@ -304,6 +390,12 @@ class _Posterior:
         self.theta, self.v11, self.v12, self.v22 = theta, v11, v12, v22
 
 
+def _curve_value(t: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The first output of :func:`_curve` (fitted total, points) without the derivatives."""
+    u = np.clip((t - np.exp(a)) / np.exp(b), -_CLIP, _CLIP)
+    return np.asarray(_TOP * (1.0 / (1.0 + np.exp(u))))
+
+
 def _map_fit(
     idx: np.ndarray,
     t: np.ndarray,
@@ -318,61 +410,98 @@ def _map_fit(
 
     Returns the posterior, the total squared residual at the MAP and the linearised
     trace term sum_i tr(J_i^T J_i V_i).
+
+    Step halving re-evaluates only the patients whose step was not yet accepted
+    (their visits in input order, so every patient's sums, and the result, are the
+    same as evaluating everybody).
     """
     n = mu.shape[0]
     p11, p12, p22 = prec[0, 0], prec[0, 1], prec[1, 1]
     w = 1.0 / sigma**2
-    # active set: patients whose last accepted step moved theta by >= 1e-7 (converged
-    # patients leave, so later steps cost only what the slow ones need)
-    act = np.arange(n)
-    ia, ta, ya, mua = idx, t, y, mu
 
-    def objective(th: np.ndarray) -> np.ndarray:
-        f = _curve(ta, th[ia, 0], th[ia, 1])[0]
-        rss = np.bincount(ia, (ya - f) ** 2, minlength=act.size)
-        d = th - mua
-        pen = p11 * d[:, 0] ** 2 + 2 * p12 * d[:, 0] * d[:, 1] + p22 * d[:, 1] ** 2
+    def objective(
+        a: np.ndarray,
+        b: np.ndarray,
+        i: np.ndarray,
+        tt: np.ndarray,
+        yy: np.ndarray,
+        ma: np.ndarray,
+        mb: np.ndarray,
+    ) -> np.ndarray:
+        """Negative log posterior (x2, up to a constant) at (log D50, log dx) = (a, b).
+
+        ``i`` (patient row in ``a``), ``tt`` and ``yy``: their visits; ``ma, mb`` prior means.
+        """
+        f = _curve_value(tt, a[i], b[i])
+        f -= yy
+        f *= f
+        rss = np.bincount(i, f, minlength=a.size)
+        d0, d1 = a - ma, b - mb
+        pen = p11 * d0**2 + 2 * p12 * d0 * d1 + p22 * d1**2
         return np.asarray(w * rss + pen)
 
-    theta = theta.copy()
-    th = theta.copy()
-    obj = objective(th)
+    out = theta.copy()
+    # active set: patients whose last accepted step moved theta by >= 1e-7 (converged
+    # patients leave, so later steps cost only what the slow ones need); one array per
+    # coordinate (contiguous gathers)
+    act = np.arange(n)
+    ia, ta, ya = idx, t, y
+    a, b = theta[:, 0].copy(), theta[:, 1].copy()
+    m0, m1 = mu[:, 0].copy(), mu[:, 1].copy()
+    obj = objective(a, b, ia, ta, ya, m0, m1)
     for _ in range(n_steps):
         na = act.size
         if na == 0:
             break
-        f, ja, jb = _curve(ta, th[ia, 0], th[ia, 1])
+        f, ja, jb = _curve(ta, a[ia], b[ia])
         r = ya - f
         h11 = w * np.bincount(ia, ja * ja, minlength=na) + p11
         h12 = w * np.bincount(ia, ja * jb, minlength=na) + p12
         h22 = w * np.bincount(ia, jb * jb, minlength=na) + p22
-        d = th - mua
-        g1 = w * np.bincount(ia, ja * r, minlength=na) - (p11 * d[:, 0] + p12 * d[:, 1])
-        g2 = w * np.bincount(ia, jb * r, minlength=na) - (p12 * d[:, 0] + p22 * d[:, 1])
+        d0, d1 = a - m0, b - m1
+        g1 = w * np.bincount(ia, ja * r, minlength=na) - (p11 * d0 + p12 * d1)
+        g2 = w * np.bincount(ia, jb * r, minlength=na) - (p12 * d0 + p22 * d1)
         i11, i12, i22 = _inv2(h11, h12, h22)
-        step = np.column_stack([i11 * g1 + i12 * g2, i12 * g1 + i22 * g2])
-        step = np.clip(step, -1.0, 1.0)
-        scale = np.ones(na)
-        todo = np.ones(na, dtype=bool)
-        moved = np.zeros(na)
-        for _ in range(8):  # step halving, vectorised over patients
-            cand = th + scale[:, None] * step
-            new = objective(cand)
-            better = todo & (new <= obj)
-            th[better] = cand[better]
-            obj[better] = new[better]
-            moved[better] = np.abs(scale[better, None] * step[better]).max(axis=1)
-            todo &= ~better
-            if not todo.any():
-                break
-            scale[todo] *= 0.5
-        theta[act] = th
+        s0 = np.clip(i11 * g1 + i12 * g2, -1.0, 1.0)
+        s1 = np.clip(i12 * g1 + i22 * g2, -1.0, 1.0)
+        # full step for everybody, then halving for the patients not yet improved
+        ca, cb = a + s0, b + s1
+        new = objective(ca, cb, ia, ta, ya, m0, m1)
+        better = new <= obj
+        a, b, obj = np.where(better, ca, a), np.where(better, cb, b), np.where(better, new, obj)
+        moved = np.where(better, np.maximum(np.abs(s0), np.abs(s1)), 0.0)
+        if not better.all():
+            rest = ~better
+            sub = np.flatnonzero(rest)
+            vis = rest[ia]
+            si, st, sy = (np.cumsum(rest) - 1)[ia[vis]], ta[vis], ya[vis]
+            sm0, sm1, ss0, ss1 = m0[sub], m1[sub], s0[sub], s1[sub]
+            scale = 0.5
+            for _ in range(7):
+                ca, cb = a[sub] + scale * ss0, b[sub] + scale * ss1
+                new = objective(ca, cb, si, st, sy, sm0, sm1)
+                better = new <= obj[sub]
+                got = sub[better]
+                a[got], b[got], obj[got] = ca[better], cb[better], new[better]
+                moved[got] = np.maximum(np.abs(scale * ss0[better]), np.abs(scale * ss1[better]))
+                if better.all():
+                    break
+                scale *= 0.5
+                rest = ~better
+                sub = sub[rest]
+                vis = rest[si]
+                si, st, sy = (np.cumsum(rest) - 1)[si[vis]], st[vis], sy[vis]
+                sm0, sm1, ss0, ss1 = sm0[rest], sm1[rest], ss0[rest], ss1[rest]
         keep = moved >= 1e-7
         if not keep.all():
+            drop = ~keep
+            out[act[drop], 0], out[act[drop], 1] = a[drop], b[drop]
             newpos = np.cumsum(keep) - 1
             rmask = keep[ia]
             ia, ta, ya = newpos[ia[rmask]], ta[rmask], ya[rmask]
-            act, th, obj, mua = act[keep], th[keep], obj[keep], mua[keep]
+            act, a, b, obj, m0, m1 = (v[keep] for v in (act, a, b, obj, m0, m1))
+    out[act, 0], out[act, 1] = a, b
+    theta = out
     f, ja, jb = _curve(t, theta[idx, 0], theta[idx, 1])
     a11 = np.bincount(idx, ja * ja, minlength=n)
     a12 = np.bincount(idx, ja * jb, minlength=n)
@@ -410,6 +539,15 @@ class _Conditioned:
         self.times: EventTimes | None = None
         self.eta0: np.ndarray | None = None
         self.events: WeibullPH | None = None
+        self._order: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def obs_rows(self, lo: int, hi: int) -> np.ndarray:
+        """ALSFRS-R observations (positions in ``idx``) of patients lo..hi-1."""
+        return _rows_between(self.idx, self._order, "obs", lo, hi)
+
+    def fvc_rows(self, lo: int, hi: int) -> np.ndarray:
+        """FVC observations (positions in ``idx_f``) of patients lo..hi-1."""
+        return _rows_between(self.idx_f, self._order, "fvc", lo, hi)
 
     def survival_logw(self, lo: int, hi: int, a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
         """log S(last alive) - log S(first contact) per draw, patients lo..hi-1."""
@@ -424,6 +562,40 @@ class _Conditioned:
         g = ev.gamma
         eta = self.eta0[lo:hi, None] + g[0] * a + g[1] * b
         return np.asarray(-span[:, None] * np.exp(eta))
+
+
+class _Nodes:
+    """Quadrature of one chunk of patients (see :meth:`TwinModel._quadrature`).
+
+    ``a``, ``b``: nodes of (log D50, log dx), shape (k, m); ``wt``: normalised
+    weights; ``ea = exp(a)`` (D50), ``eb = exp(-b)`` (1 / dx); ``st``: FVC
+    statistics at the nodes (None without FVC visits in the chunk); ``n2``: nodes
+    on the second axis.
+    """
+
+    def __init__(
+        self,
+        a: np.ndarray,
+        b: np.ndarray,
+        wt: np.ndarray,
+        ea: np.ndarray,
+        eb: np.ndarray,
+        st: FvcStats | None,
+        n2: int,
+    ):
+        self.a, self.b, self.wt, self.ea, self.eb, self.st, self.n2 = a, b, wt, ea, eb, st, n2
+
+
+def _rows_between(
+    idx: np.ndarray, cache: dict[str, tuple[np.ndarray, np.ndarray]], key: str, lo: int, hi: int
+) -> np.ndarray:
+    """Positions of the entries of ``idx`` in [lo, hi) (stable: input order kept)."""
+    if key not in cache:
+        order = np.argsort(idx, kind="stable")
+        cache[key] = order, idx[order]
+    order, sidx = cache[key]
+    i0, i1 = np.searchsorted(sidx, (lo, hi))
+    return order[i0:i1]
 
 
 def _member(rows: np.ndarray, k: int) -> Any:
@@ -530,31 +702,38 @@ class TwinModel:
     def _condition(
         self,
         patients: pd.DataFrame,
-        obs: pd.DataFrame,
-        fvc_obs: pd.DataFrame,
         visits: pd.DataFrame | None,
         events: pd.DataFrame | None,
     ) -> _Conditioned:
+        """Posterior of every patient given its visits (None: baseline covariates only)."""
         _check_patients(patients)
-        dup = patients["patient_id"].duplicated().to_numpy()
-        pats = patients.loc[~dup] if dup.any() else patients
-        ids = pd.Index(pats["patient_id"].to_numpy(), name="patient_id")
-        if len(obs):
-            obs = obs.loc[obs["patient_id"].isin(ids)]
-        raw = twin_covariates(pats, obs)[list(self.covariates)]
+        ids = pd.Index(patients["patient_id"].to_numpy(), name="patient_id")
+        pats = patients
+        if not ids.is_unique:
+            dup = patients["patient_id"].duplicated().to_numpy()
+            pats = patients.loc[~dup]
+            ids = pd.Index(pats["patient_id"].to_numpy(), name="patient_id")
+        n = len(ids)
+        idx = np.zeros(0, dtype=np.int64)
+        t = y = np.zeros(0)
+        code = None
+        if visits is not None:
+            # one hash of the visits' ids; every table below is then indexed by integers
+            code = ids.get_indexer(pd.Index(visits["patient_id"]))
+            ok, t, y = _alsfrs_rows(visits)
+            idx = code[ok]
+            if (idx < 0).any():  # visits of patients not in the patients table
+                t, y, idx = t[idx >= 0], y[idx >= 0], idx[idx >= 0]
+        m, first_y = _first_visit(idx, t, y, n)
+        raw = _covariate_frame(pats, m, first_y)[list(self.covariates)]
         x = self._design(raw)
         mu = x @ self.coef_
-        idx = np.zeros(0, dtype=np.int64)
-        if len(obs):
-            idx = ids.get_indexer(pd.Index(obs["patient_id"].to_numpy()))
-        t, y = obs["month"].to_numpy(dtype="float64"), obs["y"].to_numpy(dtype="float64")
         prec = np.linalg.inv(self.cov_)
         if len(y):
             post, _, _ = _map_fit(
                 idx, t, y, mu, prec, self.sigma_, mu.copy(), self.conditioning_steps
             )
         else:  # baseline only: the posterior is the prior
-            n = len(ids)
             post = _Posterior(
                 mu.copy(),
                 np.full(n, self.cov_[0, 0]),
@@ -564,16 +743,19 @@ class TwinModel:
         c = _Conditioned(ids, post, mu, prec, idx, t, y, self.sigma_)
         if self.fvc_ is not None:
             c.mu_f = x @ self.fvc_.coef
-            if len(fvc_obs):
-                fo = fvc_obs.loc[fvc_obs["patient_id"].isin(ids)]
-                c.idx_f = ids.get_indexer(pd.Index(fo["patient_id"].to_numpy()))
-                c.t_f = fo["month"].to_numpy(dtype="float64")
-                c.y_f = fo["y"].to_numpy(dtype="float64")
-                c.n_obs_f = np.bincount(c.idx_f, minlength=len(ids))
+            if visits is not None and code is not None:
+                ok, t_f, y_f = _fvc_rows(visits)
+                idx_f = code[ok]
+                keep = idx_f >= 0
+                if keep.size and not keep.all():
+                    idx_f, t_f, y_f = idx_f[keep], t_f[keep], y_f[keep]
+                if idx_f.size:
+                    c.idx_f, c.t_f, c.y_f = idx_f, t_f, y_f
+                    c.n_obs_f = np.bincount(idx_f, minlength=n)
         if self.events_ is not None:
             c.events = self.events_
             diag = pats["diagnosis_day"].to_numpy(dtype="float64", na_value=np.nan)
-            c.times = event_times(ids, diag, visits, events)
+            c.times = event_times(ids, diag, visits, events, visit_rows=code)
             c.eta0 = x @ self.events_.beta
         return c
 
@@ -872,13 +1054,10 @@ class TwinModel:
         """Condition on the input's visits; return the prediction grid and posteriors."""
         self._check_fitted()
         if isinstance(data, Cohort):
-            patients, obs = data.patients, _observations(data)
-            fvc_obs = _fvc_observations(data) if self.fvc_ is not None else _empty_obs()
-            visits, events = data.visits, data.tables.get("events")
+            patients, visits, events = data.patients, data.visits, data.tables.get("events")
         else:
-            patients, obs, fvc_obs = data, _empty_obs(), _empty_obs()
-            visits, events = None, None
-        cond = self._condition(patients, obs, fvc_obs, visits, events)
+            patients, visits, events = data, None, None
+        cond = self._condition(patients, visits, events)
         ids = cond.ids
         if isinstance(days, pd.DataFrame):
             grid = days[["patient_id", "day"]].reset_index(drop=True)
@@ -1046,6 +1225,17 @@ class TwinModel:
         ``3 n_quad`` nodes (the event probability is steep in that direction and
         flat across it: 3 nodes there).
         """
+        q = self._quadrature(c, lo, hi, along)
+        return q.a, q.b, q.wt
+
+    def _quadrature(
+        self, c: _Conditioned, lo: int, hi: int, along: np.ndarray | None = None
+    ) -> _Nodes:
+        """:meth:`_nodes` with what the forecasts reuse (``exp`` of the nodes, FVC statistics).
+
+        The nodes are ordered first-axis-major: node ``i1 * n2 + i2`` for first-axis
+        node ``i1`` and second-axis node ``i2``.
+        """
         n1 = self.n_quad if along is None else 3 * self.n_quad
         n2 = self.n_quad if along is None else min(self.n_quad, 3)
         x1, w1 = np.polynomial.hermite_e.hermegauss(n1)
@@ -1071,17 +1261,28 @@ class TwinModel:
         da, db = a - c.mu[lo:hi, 0, None], b - c.mu[lo:hi, 1, None]
         p = c.prec
         logp = -0.5 * (p[0, 0] * da**2 + 2 * p[0, 1] * da * db + p[1, 1] * db**2)
-        logp = logp + c.survival_logw(lo, hi, a, b) + self._fvc_logw(c, lo, hi, a, b)
-        sel = (c.idx >= lo) & (c.idx < hi)
-        rows = c.idx[sel] - lo
-        if rows.size:
-            f = _TOP * _level(c.t[sel, None], a, b, rows)
-            ll = -0.5 * ((c.y[sel, None] - f) / c.sigma) ** 2
-            logp = logp + np.asarray(_member(rows, hi - lo) @ ll)
+        logp = logp + c.survival_logw(lo, hi, a, b)
+        ea, eb = np.exp(a), np.exp(-b)
+        st = None
+        j = c.fvc_rows(lo, hi)
+        if self.fvc_ is not None and c.mu_f is not None and j.size:
+            rows = c.idx_f[j] - lo
+            lost = _kept(c.t_f[j, None], ea, eb, rows)
+            np.subtract(1.0, lost, out=lost)
+            st = fvc_stats(rows, lost, c.y_f[j], hi - lo)
+            logp = logp + fvc_loglik(st, c.mu_f[lo:hi], self.fvc_.cov, self.fvc_.sigma)
+        j = c.obs_rows(lo, hi)
+        if j.size:
+            rows = c.idx[j] - lo
+            res = _kept(c.t[j, None], ea, eb, rows)
+            res *= -_TOP
+            res += c.y[j, None]
+            res *= res
+            logp = logp + np.asarray(_member(rows, hi - lo) @ res) * (-0.5 / c.sigma**2)
         logw = lw + logp + 0.5 * (s1**2 + s2**2)
         wt = np.exp(logw - logw.max(axis=1, keepdims=True))
         wt /= wt.sum(axis=1, keepdims=True)
-        return a, b, wt
+        return _Nodes(a, b, wt, ea, eb, st, n2)
 
     def predict_mean(
         self,
@@ -1089,7 +1290,7 @@ class TwinModel:
         days: ArrayLike | pd.DataFrame,
         outcome: str = "alsfrs_r_total",
         *,
-        chunk_size: int = 20_000,
+        chunk_size: int = 2_000,
     ) -> np.ndarray:
         """Fast predictive mean of one outcome (no random draws).
 
@@ -1105,8 +1306,9 @@ class TwinModel:
             As in :meth:`predict`.
         outcome : {"alsfrs_r_total", "fvc_pct", "event_free"}
             Outcome.
-        chunk_size : int, default 20000
-            Patients per batch (bounds memory).
+        chunk_size : int, default 2000
+            Patients per batch (bounds memory; batches that fit the CPU cache are
+            fastest).
 
         Returns
         -------
@@ -1118,6 +1320,12 @@ class TwinModel:
         ------
         ValueError
             Unknown outcome, or one the model was fitted without.
+
+        Notes
+        -----
+        For ``event_free`` the grid is rotated so that the hazard depends on the
+        first axis only (see :meth:`_nodes`): the survival function is evaluated
+        once per first-axis node, with the weights summed over the second axis.
         """
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; choose from {OUTCOMES}")
@@ -1128,30 +1336,98 @@ class TwinModel:
             raise ValueError(f"{outcome}: the model was fitted without data for it")
         grid, pos, cond = self._prepare(data, days)
         month = grid["day"].to_numpy(dtype="float64") / DAYS_PER_MONTH
-        table = _clipped_mean_table(self.sigma_)
+        # days shared by every patient: each chunk is a (patients, days) block, no gathers
+        n_days = 0 if isinstance(days, pd.DataFrame) else np.atleast_1d(np.asarray(days)).size
+        along = self.events_.gamma if outcome == "event_free" and self.events_ else None
+        table = _clipped_mean_table(self.sigma_) if outcome == "alsfrs_r_total" else None
         out = np.empty(len(grid))
         for lo, hi, rows in _patient_chunks(pos, len(cond.ids), chunk_size):
-            along = self.events_.gamma if outcome == "event_free" and self.events_ else None
-            a, b, wt = self._nodes(cond, lo, hi, along)
-            r = pos[rows] - lo
-            level = _level(month[rows, None], a, b, r)
-            if outcome == "alsfrs_r_total":
-                level *= _TOP
-                val = _lookup(level, *table)
-            elif outcome == "fvc_pct":
-                assert self.fvc_ is not None
-                ma, mb, vaa, vab, vbb = self._fvc_draws(cond, lo, hi, a, b, None)
-                lost = 1.0 - level
-                mu = ma[r] - mb[r] * lost
-                var = vaa[r] - 2.0 * lost * vab[r] + lost**2 * vbb[r] + self.fvc_.sigma**2
-                val = _pos_mean(mu, np.sqrt(var))
+            q = self._quadrature(cond, lo, hi, along)
+            if n_days:
+                r = None
+                tm = month[rows[:n_days]][None, :, None]
             else:
-                assert cond.eta0 is not None and self.events_ is not None
-                g = self.events_.gamma
-                eta = cond.eta0[lo + r, None] + g[0] * a[r] + g[1] * b[r]
-                val = self._event_free(cond, lo, r, month[rows], eta)
-            out[rows] = np.sum(val * wt[r], axis=1)
+                r = pos[rows] - lo
+                tm = month[rows, None]
+
+            def per_row(v: np.ndarray, r: np.ndarray | None = r) -> np.ndarray:
+                """Per-patient node values (k, m) broadcast to the forecast rows."""
+                return v[:, None, :] if r is None else v[r]
+
+            wt = q.wt
+            if outcome == "alsfrs_r_total":
+                assert table is not None
+                kept = _kept(tm, per_row(q.ea), per_row(q.eb))
+                val = _interp_unit(kept, table[1])
+            elif outcome == "fvc_pct":
+                val = self._fvc_mean(cond, lo, hi, q, tm, per_row)
+            else:
+                val, wt = self._event_free_mean(cond, lo, hi, q, tm, per_row, r)
+            if r is None:
+                out[rows] = np.einsum("kdm,km->kd", val, wt).ravel()
+            else:
+                out[rows] = np.einsum("rm,rm->r", val, wt[r])
         return out
+
+    def _fvc_mean(
+        self,
+        c: _Conditioned,
+        lo: int,
+        hi: int,
+        q: _Nodes,
+        tm: np.ndarray,
+        per_row: Callable[[np.ndarray], np.ndarray],
+    ) -> np.ndarray:
+        """E[max(observed FVC, 0) | theta node] at months ``tm``, per row and node."""
+        assert self.fvc_ is not None and c.mu_f is not None
+        st = q.st
+        if st is None:  # no FVC visit in this chunk: the prior of (a_f, b_f), whatever theta
+            st = fvc_stats(np.zeros(0, dtype=np.intp), np.zeros((0, 1)), np.zeros(0), hi - lo)
+        ma, mb, vaa, vab, vbb = fvc_posterior(st, c.mu_f[lo:hi], self.fvc_.cov, self.fvc_.sigma)
+        shape = q.a.shape
+        # mean and variance of a_f - b_f (1 - S) + e as polynomials in S (kept fraction)
+        c0 = np.broadcast_to(ma - mb, shape)
+        c1 = np.broadcast_to(mb, shape)
+        v0 = np.broadcast_to(vaa - 2.0 * vab + vbb + self.fvc_.sigma**2, shape)
+        v1 = np.broadcast_to(2.0 * (vab - vbb), shape)
+        v2 = np.broadcast_to(vbb, shape)
+        kept = _kept(tm, per_row(q.ea), per_row(q.eb))
+        var = per_row(v2) * kept
+        var += per_row(v1)
+        var *= kept
+        var += per_row(v0)
+        kept *= per_row(c1)
+        kept += per_row(c0)
+        return _pos_mean_var(kept, var)
+
+    def _event_free_mean(
+        self,
+        c: _Conditioned,
+        lo: int,
+        hi: int,
+        q: _Nodes,
+        tm: np.ndarray,
+        per_row: Callable[[np.ndarray], np.ndarray],
+        r: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """P(event-free at ``tm`` | node) on the first-axis nodes, and their summed weights."""
+        assert c.times is not None and c.events is not None and c.eta0 is not None
+        ev, k = c.events, hi - lo
+        g = ev.gamma
+        a1, b1 = q.a[:, :: q.n2], q.b[:, :: q.n2]  # the hazard is constant along the 2nd axis
+        wt = q.wt.reshape(k, -1, q.n2).sum(axis=2)
+        rate = np.exp(c.eta0[lo:hi, None] + g[0] * a1 + g[1] * b1)
+        if r is None:
+            last, end = c.times.last_alive[lo:hi, None], c.times.endpoint[lo:hi, None]
+            month = tm[0, :, 0][None, :]
+        else:
+            last, end = c.times.last_alive[lo + r], c.times.endpoint[lo + r]
+            month = tm[:, 0]
+        span = np.maximum(ev.cumhaz(month, 0.0) - ev.cumhaz(last, 0.0), 0.0)
+        val = per_row(rate) * -span[..., None]
+        val = np.exp(val, out=val)
+        val[month >= end] = 0.0  # from a recorded endpoint on
+        return val, wt
 
     def survival(self, data: Cohort | pd.DataFrame, months: ArrayLike) -> pd.DataFrame:
         """Event-free probability at given months since onset.
