@@ -277,7 +277,6 @@ def _null_survival_design() -> PlatformDesign:
     return PlatformDesign.from_dict(raw)
 
 
-@pytest.mark.slow
 def test_null_survival_size_given_alsfrs_success() -> None:
     """A large slope effect but no survival effect: almost every regimen reaches stage 4,
     where the one-sided log-rank must reject at rate alpha."""
