@@ -37,6 +37,13 @@ with all placebo patients (rule ``all``).
 
 Additive period effects on the slope approximate a multiplicative drift (the simulator's
 ``time_trend`` and the live model's ``exp(rho)``); under the null they are exact.
+
+The **death hazard** (Bayesian designs combine its log hazard ratio with the slope's log
+DRR) is adjusted the same way: piecewise exponential in calendar period with a
+proportional effect of each active arm, ``E[deaths] = exposure * exp(alpha[period] +
+beta[arm])``, fitted on the same period x arm cells by batched Newton iterations
+(:func:`hazard_log_hr`); the regimen's log hazard ratio is ``beta[r]`` with the inverse
+Fisher information as its variance.
 """
 
 from __future__ import annotations
@@ -54,6 +61,8 @@ __all__ = [
     "cell_sums",
     "control_counts",
     "fit_cells",
+    "fit_poisson_cells",
+    "hazard_log_hr",
     "log_drr_from_fit",
     "periods",
     "setup",
@@ -231,7 +240,7 @@ def log_drr_from_fit(
 
 
 def slope_log_drr(
-    ncc: NccSetup, s: FloatArray, w: FloatArray, randomised: BoolArray
+    ncc: NccSetup, s: FloatArray, w: FloatArray, period: tuple[IntArray, int]
 ) -> tuple[FloatArray, FloatArray, BoolArray]:
     """Period-adjusted slope log DRR per trial and regimen (see the module docstring).
 
@@ -243,8 +252,8 @@ def slope_log_drr(
         Per-patient OLS ALSFRS-R slopes (points/month), shape ``(S, P)``.
     w
         Per-patient precision weights, shape ``(S, P)`` (0: not analysable).
-    randomised
-        Patients randomised by the look, shape ``(S, P)`` (they define the periods).
+    period
+        Per-patient periods at the look and their number, from :func:`periods`.
 
     Returns
     -------
@@ -253,10 +262,120 @@ def slope_log_drr(
     ok : ndarray of bool, shape (S, R)
         Defined (the regimen has analysable active patients and placebo in their periods).
     """
-    per, n_per = periods(ncc, randomised)
+    per, n_per = period
     wc, sc = cell_sums(ncc, per, n_per, w, s)
     beta, cov = fit_cells(wc, sc)
     return log_drr_from_fit(wc, beta, cov)
+
+
+def fit_poisson_cells(
+    deaths: FloatArray, exposure: FloatArray, max_iter: int = 50, tol: float = 1e-10
+) -> tuple[FloatArray, FloatArray]:
+    """Piecewise-exponential (Poisson log-linear) fit on period and active-arm effects.
+
+    ``E[deaths_da] = exposure_da * exp(alpha_d + beta_a)`` with ``beta_placebo = 0``, by
+    Newton's method batched over trials (the canonical-link Poisson likelihood is concave).
+
+    Parameters
+    ----------
+    deaths, exposure
+        Deaths and exposure (months) per trial, period and arm (arm 0 = placebo), shape
+        ``(S, D, R + 1)``. Cells with deaths but no exposure are not allowed; a period or
+        arm without exposure gets effect 0.
+    max_iter, tol
+        Newton iterations at most; stop when every step is below ``tol``.
+
+    Returns
+    -------
+    coef : ndarray, shape (S, D + R)
+        ``[alpha_0 .. alpha_{D-1}, beta_1 .. beta_R]`` (log deaths per month).
+    cov : ndarray, shape (S, D + R, D + R)
+        Inverse Fisher information at the estimate (1 on the diagonal for empty rows).
+    """
+    n_s, n_d, n_a = deaths.shape
+    n_r = n_a - 1
+    k = n_d + n_r
+    t_d = exposure.sum(axis=2)
+    t_a = exposure[:, :, 1:].sum(axis=1)
+    empty = np.concatenate([t_d <= 0, t_a <= 0], axis=1)  # (S, K)
+    d_d = deaths.sum(axis=2)
+    # start: crude period rates and crude rate ratios of each active arm vs placebo
+    alpha = np.log(np.maximum(d_d, 1e-300) / np.maximum(t_d, 1e-300))
+    d_arm, t_arm = deaths.sum(axis=1), exposure.sum(axis=1)  # (S, R + 1)
+    rate = np.log(np.maximum(d_arm, 1e-300) / np.maximum(t_arm, 1e-300))
+    beta = np.where((t_arm[:, 1:] > 0) & (t_arm[:, :1] > 0), rate[:, 1:] - rate[:, :1], 0.0)
+    coef = np.concatenate([np.where(t_d > 0, alpha, 0.0), beta], axis=1)
+    b_obs = np.concatenate([d_d, deaths[:, :, 1:].sum(axis=1)], axis=1)
+    di, ri = np.arange(n_d), n_d + np.arange(n_r)
+    cov = np.zeros((n_s, k, k))
+    todo = np.arange(n_s)  # trials not yet converged (Newton runs on them only)
+    for _ in range(max_iter):
+        c, x, em = coef[todo], exposure[todo], empty[todo]
+        eta = (
+            c[:, :n_d, None] + np.concatenate([np.zeros((todo.size, 1)), c[:, n_d:]], 1)[:, None, :]
+        )
+        mu = x * np.exp(eta)  # (S', D, R + 1)
+        info = np.zeros((todo.size, k, k))
+        info[:, di, di] = mu.sum(axis=2)
+        info[:, ri, ri] = mu[:, :, 1:].sum(axis=1)
+        info[:, :n_d, n_d:] = mu[:, :, 1:]
+        info[:, n_d:, :n_d] = np.swapaxes(mu[:, :, 1:], 1, 2)
+        info[:, np.arange(k), np.arange(k)] += em  # decouple empty rows
+        score = b_obs[todo] - np.concatenate([mu.sum(axis=2), mu[:, :, 1:].sum(axis=1)], 1)
+        inv = np.linalg.inv(info)
+        step = np.einsum("sij,sj->si", inv, np.where(em, 0.0, score))
+        coef[todo] = c + step
+        cov[todo] = inv
+        todo = todo[np.abs(step).max(axis=1, initial=0.0) >= tol]
+        if todo.size == 0:
+            break
+    return coef, cov
+
+
+def hazard_log_hr(
+    ncc: NccSetup, deaths: FloatArray, exposure: FloatArray, period: tuple[IntArray, int]
+) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """Period-adjusted log hazard ratio of death per trial and regimen, ``(S, R)`` each.
+
+    The death hazard is piecewise exponential in calendar period with a proportional effect
+    of each regimen's active arm, fitted on every patient (:func:`fit_poisson_cells`). One
+    pseudo-death per trial is shared over the period x arm cells in proportion to their
+    exposure (as the concurrent analysis shares one between a regimen and its controls), so
+    a cell without deaths keeps the estimates finite.
+
+    Parameters
+    ----------
+    ncc
+        The chunk's setup.
+    deaths, exposure
+        Per patient at the look: 1 for a death in the follow-up window, and months at risk
+        (:func:`alsnet.trials.simulate._event_stats`), shape ``(S, P)``.
+    period
+        Per-patient periods at the look and their number, from :func:`periods`.
+
+    Returns
+    -------
+    log_hr, precision : ndarray, shape (S, R)
+        Estimate and inverse variance (0 where undefined).
+    defined : ndarray of bool, shape (S, R)
+        The regimen's active arm has exposure, its periods have control exposure and the
+        trial has deaths.
+    """
+    per, n_per = period
+    dc, _ = cell_sums(ncc, per, n_per, deaths, np.zeros_like(deaths))
+    tc, _ = cell_sums(ncc, per, n_per, exposure, np.zeros_like(exposure))
+    t_tot = tc.sum(axis=(1, 2))
+    d_tot = dc.sum(axis=(1, 2))
+    dc = dc + tc / np.maximum(t_tot, 1e-300)[:, None, None]
+    coef, cov = fit_poisson_cells(dc, tc)
+    n_r = ncc.n_regimens
+    rk = n_per + np.arange(n_r)
+    var = cov[:, rk, rk]
+    t_act = tc[:, :, 1:]
+    ctrl_conc = np.einsum("sdr,sd->sr", (t_act > 0).astype(np.float64), tc[:, :, 0])
+    defined = (t_act.sum(axis=1) > 0) & (ctrl_conc > 0) & (d_tot > 0)[:, None] & (var > 0)
+    prec = np.where(defined, 1.0 / np.where(defined, var, 1.0), 0.0)
+    return np.where(defined, coef[:, n_per:], 0.0), prec, defined
 
 
 def control_counts(ncc: NccSetup, used: FloatArray) -> FloatArray:

@@ -218,7 +218,9 @@ class ControlSharing:
     ``rule="nonconcurrent"``: every placebo patient (own, concurrent and non-concurrent) with
     calendar-time adjustment: the ALSFRS-R slope analysis is a regression on arm and calendar
     period fixed effects over all arms of the platform (Bofill Roig, Krotka et al. 2022;
-    :mod:`alsnet.trials._ncc`); the death-hazard part keeps the ``concurrent`` controls.
+    :mod:`alsnet.trials._ncc`), and so is the death hazard of Bayesian designs (piecewise
+    exponential in period); ``window_months`` then only selects the controls of a
+    ``survival_stage`` log-rank test.
 
     Periods (``rule="nonconcurrent"`` only): with ``period_months=None`` (default) a new
     period starts whenever a regimen starts or stops enrolling, as in the NCC literature and

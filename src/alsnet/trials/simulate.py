@@ -56,8 +56,8 @@ This is a fast approximation of HEALEY's Bayesian shared-parameter model: for Ba
 designs the slope log-DRR is combined by inverse variance with the log hazard ratio of death
 (exponential model on deaths and exposure up to the last scheduled visit), which is the
 normal approximation of one DRR scaling both; no calendar-time random walk (rule
-``nonconcurrent`` adjusts the slope for calendar periods by fixed effects; the death hazard
-keeps the concurrent controls, unadjusted), no regimen random effects. Reallocation of a
+``nonconcurrent`` adjusts the slope and the death hazard for calendar periods by fixed
+effects instead), no regimen random effects. Reallocation of a
 stopped regimen's slots to other regimens is not modelled (the enrolment schedule is fixed).
 
 Reproducibility: the simulations are split into fixed blocks of :data:`BLOCK_SIZE` trials,
@@ -597,7 +597,8 @@ def _analyse(
         wp, _EPS
     ) / np.maximum(mp * mp, 1e-6)
     if ctx.ncc is not None:  # rule nonconcurrent: all placebo, period-adjusted (_ncc)
-        est, var, ok = _ncc.slope_log_drr(ctx.ncc, s, w, k >= 1)
+        per = _ncc.periods(ctx.ncc, k >= 1)
+        est, var, ok = _ncc.slope_log_drr(ctx.ncc, s, w, per)
     if surv is not None:
         ev, expo = surv
         d_a = _group_sums(ctx, ev, n_s, n_g)[:, 1::2]
@@ -611,6 +612,8 @@ def _analyse(
         da, dp = np.maximum(da, _EPS), np.maximum(dp, _EPS)  # only where an arm is empty
         log_hr = np.log(da / np.maximum(t_a, _EPS)) - np.log(dp / np.maximum(t_p, _EPS))
         prec_h = np.where(has_t, 1.0 / (1.0 / da + 1.0 / dp), 0.0)
+        if ctx.ncc is not None:  # piecewise-exponential hazard with period effects (_ncc)
+            log_hr, prec_h, has_t = _ncc.hazard_log_hr(ctx.ncc, ev, expo, per)
         prec_s = 1.0 / np.maximum(var, _EPS)
         est = (est * prec_s + np.where(has_t, log_hr, 0.0) * prec_h) / (prec_s + prec_h)
         var = 1.0 / (prec_s + prec_h)
