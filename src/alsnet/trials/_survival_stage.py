@@ -244,34 +244,26 @@ def survival_stage(
         (control deaths at the cut; NaN when not held); each ``(S, R)``.
     """
     n_s, n_r = stop_time.shape
-    enrolled = enrol <= stop_time[:, regimen]  # (S, P): in the trial
-    plc = ~active & enrolled
-    ctrl = np.asarray(controls).astype(bool)
-    ctrl = ctrl[None, :, :] if ctrl.ndim == 2 else ctrl  # (1|S, P, R)
-    cal_exit = enrol + exit_months  # (S, P) calendar month of death or dropout
-    cal_death = np.where(death & enrolled, cal_exit, np.inf)
-    ctrl_death = np.where(plc[:, :, None] & ctrl, cal_death[:, :, None], np.inf)  # (S, P, R)
-    trigger = nth_event_time(np.moveaxis(ctrl_death, 1, -1), spec.placebo_deaths)  # (S, R)
-    finite = np.isfinite(ctrl_death)
-    last = np.where(finite.any(axis=1), np.where(finite, ctrl_death, -np.inf).max(axis=1), 0.0)
-    cap = np.inf if spec.max_months is None else entry[None, :] + spec.max_months
-    # count never reached: the cap, or (no cap) the last control death ever observed
-    cut = np.where(np.isfinite(trigger), trigger, last if spec.max_months is None else cap)
-    cut = np.maximum(np.minimum(cut, cap), stop_time)  # not before the ALSFRS-R result
+    held = np.asarray(success, dtype=bool)
+    cut = np.full((n_s, n_r), np.nan)
     surv_ok = np.zeros((n_s, n_r), dtype=bool)
     deaths_at_cut = np.full((n_s, n_r), np.nan)
-    for r in range(n_r):  # one vectorised test per regimen (R is small)
-        cut_r = cut[:, r : r + 1]
-        since = cut_r - enrol
-        member = enrolled & (enrol <= cut_r)
-        is_ctrl = plc & ctrl[:, :, r] & member
-        is_trt = active & (regimen == r)[None, :] & member
-        time = np.where(is_ctrl | is_trt, np.minimum(exit_months, since), 0.0)
-        event = death & (exit_months <= since)
-        res = logrank_rows(time, event, is_trt, is_ctrl | is_trt)
-        surv_ok[:, r] = success[:, r] & (res.pvalue < spec.alpha)
-        deaths_at_cut[:, r] = (event & is_ctrl).sum(axis=1)
-    held = success.astype(bool)
+    rows = np.flatnonzero(held.any(axis=1))  # only trials in which some regimen reaches it
+    if rows.size:
+        ctrl = np.asarray(controls).astype(bool)
+        ctrl = ctrl[None] if ctrl.ndim == 2 else ctrl[rows]  # (1|S', P, R)
+        cut[rows], surv_ok[rows], deaths_at_cut[rows] = _stage_rows(
+            spec,
+            exit_months[rows],
+            death[rows],
+            active[rows],
+            enrol[rows],
+            regimen,
+            ctrl,
+            stop_time[rows],
+            held[rows],
+            entry,
+        )
     months = np.where(held, cut - entry[None, :], np.nan)
     return {
         "survival_success": surv_ok.astype(np.float64),
@@ -279,6 +271,56 @@ def survival_stage(
         "duration_survival": np.where(held, cut, stop_time) - entry[None, :],
         "survival_control_deaths": np.where(held, deaths_at_cut, np.nan),
     }
+
+
+def _stage_rows(
+    spec: SurvivalStage,
+    exit_months: FloatArray,
+    death: BoolArray,
+    active: BoolArray,
+    enrol: FloatArray,
+    regimen: NDArray[np.int64],
+    ctrl: BoolArray,
+    stop_time: FloatArray,
+    success: BoolArray,
+    entry: FloatArray,
+) -> tuple[FloatArray, BoolArray, FloatArray]:
+    """Data cut, survival success and control deaths at the cut, ``(S, R)`` each.
+
+    Arguments as in :func:`survival_stage` (``ctrl`` already ``(1|S, P, R)`` booleans).
+    """
+    n_s, n_r = stop_time.shape
+    enrolled = enrol <= stop_time[:, regimen]  # (S, P): in the trial
+    plc = ~active & enrolled
+    cal_death = np.where(death & enrolled, enrol + exit_months, np.inf)  # calendar months
+    # (S, R, P), contiguous along patients for the partition
+    is_c = plc[:, None, :] & np.swapaxes(ctrl, 1, 2)
+    ctrl_death = np.where(is_c, cal_death[:, None, :], np.inf)
+    trigger = nth_event_time(ctrl_death, spec.placebo_deaths)  # (S, R)
+    finite = np.isfinite(ctrl_death)
+    last = np.where(finite.any(axis=2), np.where(finite, ctrl_death, -np.inf).max(axis=2), 0.0)
+    cap = np.inf if spec.max_months is None else entry[None, :] + spec.max_months
+    # count never reached: the cap, or (no cap) the last control death ever observed
+    cut = np.where(np.isfinite(trigger), trigger, last if spec.max_months is None else cap)
+    cut = np.maximum(np.minimum(cut, cap), stop_time)  # not before the ALSFRS-R result
+    surv_ok = np.zeros((n_s, n_r), dtype=bool)
+    deaths_at_cut = np.full((n_s, n_r), np.nan)
+    for r in range(n_r):  # one vectorised test per regimen (R is small)
+        rows = np.flatnonzero(success[:, r])  # only regimens that reach stage 4
+        if rows.size == 0:
+            continue
+        cut_r = cut[rows, r : r + 1]
+        en, ex = enrol[rows], exit_months[rows]
+        since = cut_r - en
+        member = enrolled[rows] & (en <= cut_r)
+        is_ctrl = is_c[rows, r] & member
+        is_trt = active[rows] & (regimen == r)[None, :] & member
+        time = np.where(is_ctrl | is_trt, np.minimum(ex, since), 0.0)
+        event = death[rows] & (ex <= since)
+        res = logrank_rows(time, event, is_trt, is_ctrl | is_trt)
+        surv_ok[rows, r] = res.pvalue < spec.alpha
+        deaths_at_cut[rows, r] = (event & is_ctrl).sum(axis=1)
+    return cut, surv_ok, deaths_at_cut
 
 
 def summarise(res: dict[str, FloatArray]) -> dict[str, FloatArray]:
