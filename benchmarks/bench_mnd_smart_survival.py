@@ -22,7 +22,7 @@ slow25      trazodone 0.820     0.429              46.1          64.6           
 slow25      memantine 0.031     0.001              26.9          27.5             111
 =========== ========= ========= ================== ============= ================ ======
 
-Elapsed (``elapsed_s``): 28.7 s (null), 40.2 s (alternative), 33.6 s (slow25).
+Elapsed (``elapsed_s``): 23.9 s (null), 28.7 s (alternative), 27.3 s (slow25).
 
 ``--sensitivity --sims 4000`` (alternative, trazodone; P(success on survival), mean months
 to the survival data cut, control deaths there): shipped design 0.82 / 70.6 / 97; no cap
