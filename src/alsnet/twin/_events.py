@@ -94,7 +94,7 @@ def event_times(
     EventTimes
         Months since onset.
     """
-    ids = pd.Index(ids)
+    ids = ids if isinstance(ids, pd.Index) else pd.Index(ids)
     uniq = ids if ids.is_unique else ids.unique()
     n = len(uniq)
     first = np.full(n, np.nan)

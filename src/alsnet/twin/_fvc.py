@@ -27,7 +27,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FvcFit", "FvcStats", "fit_fvc", "fvc_loglik", "fvc_posterior", "fvc_stats"]
+__all__ = [
+    "FvcFit",
+    "FvcStats",
+    "fit_fvc",
+    "fvc_loglik",
+    "fvc_loglik_nodes",
+    "fvc_posterior",
+    "fvc_stats",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +56,9 @@ class FvcStats:
     syy: np.ndarray
 
 
-def fvc_stats(idx: np.ndarray, f: np.ndarray, y: np.ndarray, n_patients: int) -> FvcStats:
+def fvc_stats(
+    idx: np.ndarray, f: np.ndarray, y: np.ndarray, n_patients: int, *, sorted_idx: bool = False
+) -> FvcStats:
     """Sufficient statistics from visit rows.
 
     Parameters
@@ -61,15 +71,24 @@ def fvc_stats(idx: np.ndarray, f: np.ndarray, y: np.ndarray, n_patients: int) ->
         FVC % predicted.
     n_patients : int
         Number of patients.
+    sorted_idx : bool, default False
+        ``idx`` is non-decreasing (the per-patient sums are then set up without a sort).
     """
 
     member = None
     if f.ndim > 1:
         from scipy import sparse
 
-        member = sparse.csr_matrix(
-            (np.ones(idx.size), (idx, np.arange(idx.size))), shape=(n_patients, idx.size)
-        )
+        if sorted_idx:
+            indptr = np.zeros(n_patients + 1, dtype=np.int64)
+            np.cumsum(np.bincount(idx, minlength=n_patients), out=indptr[1:])
+            member = sparse.csr_matrix(
+                (np.ones(idx.size), np.arange(idx.size), indptr), shape=(n_patients, idx.size)
+            )
+        else:
+            member = sparse.csr_matrix(
+                (np.ones(idx.size), (idx, np.arange(idx.size))), shape=(n_patients, idx.size)
+            )
 
     def s(v: np.ndarray) -> np.ndarray:
         if member is None:
@@ -159,6 +178,39 @@ def fvc_loglik(st: FvcStats, mu: np.ndarray, cov: np.ndarray, sigma: float) -> n
     logdet_cov = float(np.log(np.linalg.det(cov)))
     out = -0.5 * st.n * np.log(2 * np.pi * sigma**2) - 0.5 * (logdet_cov + np.log(det)) - 0.5 * quad
     return np.asarray(out)
+
+
+def fvc_loglik_nodes(st: FvcStats, mu: np.ndarray, cov: np.ndarray, sigma: float) -> np.ndarray:
+    """:func:`fvc_loglik` up to a constant per patient, for statistics with a draw axis.
+
+    Only the terms that vary between draws (or quadrature nodes) of ``theta``:
+    ``(r^T H^-1 r - log det H) / 2``, where ``n``, ``sy`` and ``syy`` have a
+    singleton draw axis (as :func:`fvc_stats` returns them). Enough to weight the
+    draws of each patient, with fewer passes over the (patients, draws) arrays.
+    """
+    prec = np.linalg.inv(cov)
+    w = 1.0 / sigma**2
+    ma0, mb0 = _prior_means(st, mu)
+    h11 = w * st.n + prec[0, 0]  # (n, 1)
+    r1 = w * st.sy + prec[0, 0] * ma0 + prec[0, 1] * mb0  # (n, 1)
+    h12 = prec[0, 1] - w * st.sf
+    h22 = w * st.sff
+    h22 += prec[1, 1]
+    r2 = prec[0, 1] * ma0 + prec[1, 1] * mb0 - w * st.sfy
+    det = h11 * h22
+    det -= h12 * h12
+    # r^T H^-1 r = (h22 r1^2 - 2 h12 r1 r2 + h11 r2^2) / det
+    num = h22 * (r1 * r1)
+    h12 *= r2
+    h12 *= 2.0 * r1
+    num -= h12
+    r2 *= r2
+    r2 *= h11
+    num += r2
+    num /= det
+    num -= np.log(det, out=det)
+    num *= 0.5
+    return np.asarray(num)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ uncertainty is ignored (plug-in).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -70,7 +71,15 @@ from alsnet.exceptions import (
 )
 from alsnet.schema import TABLES
 from alsnet.twin._events import EventTimes, WeibullPH, event_times, fit_weibull_ph
-from alsnet.twin._fvc import FvcFit, FvcStats, fit_fvc, fvc_loglik, fvc_posterior, fvc_stats
+from alsnet.twin._fvc import (
+    FvcFit,
+    FvcStats,
+    fit_fvc,
+    fvc_loglik,
+    fvc_loglik_nodes,
+    fvc_posterior,
+    fvc_stats,
+)
 
 __all__ = [
     "COVARIATES",
@@ -549,17 +558,26 @@ class _Conditioned:
         """FVC observations (positions in ``idx_f``) of patients lo..hi-1."""
         return _rows_between(self.idx_f, self._order, "fvc", lo, hi)
 
-    def survival_logw(self, lo: int, hi: int, a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
-        """log S(last alive) - log S(first contact) per draw, patients lo..hi-1."""
+    def survival_span(self, lo: int, hi: int) -> np.ndarray | None:
+        """Baseline cumulative hazard from the first to the last contact, patients lo..hi-1.
+
+        None when it is 0 for all of them (no event part, or no follow-up).
+        """
         if self.events is None or self.times is None or self.eta0 is None:
-            return 0.0
+            return None
         ev, tm = self.events, self.times
         # endpoint before the first contact: last_alive < entry, no weighting
         span = ev.cumhaz(tm.last_alive[lo:hi], 0.0) - ev.cumhaz(tm.entry[lo:hi], 0.0)
         span = np.maximum(span, 0.0)
-        if not np.any(span > 0):
+        return span if np.any(span > 0) else None
+
+    def survival_logw(self, lo: int, hi: int, a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
+        """log S(last alive) - log S(first contact) per draw, patients lo..hi-1."""
+        span = self.survival_span(lo, hi)
+        if span is None:
             return 0.0
-        g = ev.gamma
+        assert self.events is not None and self.eta0 is not None
+        g = self.events.gamma
         eta = self.eta0[lo:hi, None] + g[0] * a + g[1] * b
         return np.asarray(-span[:, None] * np.exp(eta))
 
@@ -568,9 +586,9 @@ class _Nodes:
     """Quadrature of one chunk of patients (see :meth:`TwinModel._quadrature`).
 
     ``a``, ``b``: nodes of (log D50, log dx), shape (k, m); ``wt``: normalised
-    weights; ``ea = exp(a)`` (D50), ``eb = exp(-b)`` (1 / dx); ``st``: FVC
-    statistics at the nodes (None without FVC visits in the chunk); ``n2``: nodes
-    on the second axis.
+    weights; ``ea = exp(a)`` (D50) and ``eb = exp(-b)`` (1 / dx), computed on first
+    use; ``st``: FVC statistics at the nodes (None without FVC visits in the chunk);
+    ``n2``: nodes on the second axis.
     """
 
     def __init__(
@@ -578,12 +596,37 @@ class _Nodes:
         a: np.ndarray,
         b: np.ndarray,
         wt: np.ndarray,
-        ea: np.ndarray,
-        eb: np.ndarray,
         st: FvcStats | None,
         n2: int,
+        ea: np.ndarray | None = None,
+        eb: np.ndarray | None = None,
     ):
-        self.a, self.b, self.wt, self.ea, self.eb, self.st, self.n2 = a, b, wt, ea, eb, st, n2
+        self.a, self.b, self.wt, self.st, self.n2 = a, b, wt, st, n2
+        self._ea, self._eb = ea, eb
+
+    @property
+    def ea(self) -> np.ndarray:
+        if self._ea is None:
+            self._ea = np.exp(self.a)
+        return self._ea
+
+    @property
+    def eb(self) -> np.ndarray:
+        if self._eb is None:
+            self._eb = np.exp(-self.b)
+        return self._eb
+
+
+@functools.lru_cache(maxsize=16)
+def _gh_grid(n1: int, n2: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Product Gauss-Hermite grid (first axis major): nodes s1, s2, log weights, |s|^2 / 2."""
+    x1, w1 = np.polynomial.hermite_e.hermegauss(n1)
+    x2, w2 = np.polynomial.hermite_e.hermegauss(n2)
+    s1, s2 = (v.ravel() for v in np.meshgrid(x1, x2, indexing="ij"))
+    out = (s1, s2, np.log(np.outer(w1, w2).ravel()), 0.5 * (s1**2 + s2**2))
+    for v in out:
+        v.flags.writeable = False
+    return out
 
 
 def _rows_between(
@@ -598,9 +641,19 @@ def _rows_between(
     return order[i0:i1]
 
 
-def _member(rows: np.ndarray, k: int) -> Any:
+def _member(rows: np.ndarray, k: int, *, sorted_rows: bool = False) -> Any:
+    """Sparse (k, len(rows)) 0/1 matrix: ``member @ v`` sums the rows of ``v`` per patient.
+
+    ``sorted_rows``: ``rows`` is non-decreasing (the CSR layout is then built directly).
+    """
     from scipy import sparse
 
+    if sorted_rows:
+        indptr = np.zeros(k + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=k), out=indptr[1:])
+        return sparse.csr_matrix(
+            (np.ones(rows.size), np.arange(rows.size), indptr), shape=(k, rows.size)
+        )
     return sparse.csr_matrix(
         (np.ones(rows.size), (rows, np.arange(rows.size))), shape=(k, rows.size)
     )
@@ -1226,7 +1279,7 @@ class TwinModel:
         flat across it: 3 nodes there).
         """
         q = self._quadrature(c, lo, hi, along)
-        return q.a, q.b, q.wt
+        return q.a, q.b, np.array(q.wt)
 
     def _quadrature(
         self, c: _Conditioned, lo: int, hi: int, along: np.ndarray | None = None
@@ -1234,55 +1287,95 @@ class TwinModel:
         """:meth:`_nodes` with what the forecasts reuse (``exp`` of the nodes, FVC statistics).
 
         The nodes are ordered first-axis-major: node ``i1 * n2 + i2`` for first-axis
-        node ``i1`` and second-axis node ``i2``.
+        node ``i1`` and second-axis node ``i2``. Every node is an affine function of
+        the standard grid ``s`` (``theta = theta_hat + T s``), so the nodes, the
+        prior density and the hazard's linear predictor at all nodes are small
+        matrix products (per-patient coefficients x per-node basis); terms constant
+        within a patient are dropped (the weights are normalised per patient).
         """
         n1 = self.n_quad if along is None else 3 * self.n_quad
         n2 = self.n_quad if along is None else min(self.n_quad, 3)
-        x1, w1 = np.polynomial.hermite_e.hermegauss(n1)
-        x2, w2 = np.polynomial.hermite_e.hermegauss(n2)
-        s1, s2 = (v.ravel() for v in np.meshgrid(x1, x2, indexing="ij"))
-        lw = np.log(np.outer(w1, w2).ravel())
+        s1, s2, lw, half = _gh_grid(n1, n2)
+        k = hi - lo
         post = c.post
         l11 = np.sqrt(post.v11[lo:hi])
         l21 = post.v12[lo:hi] / l11
         l22 = np.sqrt(np.maximum(post.v22[lo:hi] - l21**2, 0.0))
+        # T = L R: Cholesky factor of the Laplace covariance times the grid rotation R
         if along is None:
-            z1, z2 = s1[None, :], s2[None, :]
+            t00, t01, t10, t11 = l11, np.zeros(k), l21, l22
         else:  # unit vector v = L^T along / |L^T along| in whitened space, and its normal
             v1 = l11 * along[0] + l21 * along[1]
             v2 = l22 * along[1]
             norm = np.hypot(v1, v2)
             norm = np.where(norm > 0, norm, 1.0)
-            v1, v2 = (v1 / norm)[:, None], (v2 / norm)[:, None]
+            v1, v2 = v1 / norm, v2 / norm
             v1 = np.where((v1 == 0) & (v2 == 0), 1.0, v1)
-            z1, z2 = v1 * s1 - v2 * s2, v2 * s1 + v1 * s2
-        a = post.theta[lo:hi, 0, None] + l11[:, None] * z1
-        b = post.theta[lo:hi, 1, None] + l21[:, None] * z1 + l22[:, None] * z2
-        da, db = a - c.mu[lo:hi, 0, None], b - c.mu[lo:hi, 1, None]
+            # z1 = v1 s1 - v2 s2, z2 = v2 s1 + v1 s2
+            t00, t01 = l11 * v1, -l11 * v2
+            t10, t11 = l21 * v1 + l22 * v2, l22 * v1 - l21 * v2
+        basis = np.stack([np.ones_like(s1), s1, s2])
+        th = post.theta[lo:hi]
+        a = np.column_stack([th[:, 0], t00, t01]) @ basis
+        b = np.column_stack([th[:, 1], t10, t11]) @ basis
+        jf = c.fvc_rows(lo, hi) if self.fvc_ is not None and c.mu_f is not None else c.idx_f[:0]
+        jo = c.obs_rows(lo, hi)
+        span = c.survival_span(lo, hi)
+        if span is None and not jf.size and not jo.size:
+            # no data in the chunk: the posterior is the prior, which is the Laplace
+            # approximation itself, so the weights are the Gauss-Hermite weights
+            wt = np.exp(lw - lw.max())
+            return _Nodes(a, b, np.broadcast_to(wt / wt.sum(), a.shape), None, n2)
+        # prior: -(P delta)^T T s - s^T (T^T P T) s / 2 (+ constant), delta = theta_hat - mu
         p = c.prec
-        logp = -0.5 * (p[0, 0] * da**2 + 2 * p[0, 1] * da * db + p[1, 1] * db**2)
-        logp = logp + c.survival_logw(lo, hi, a, b)
-        ea, eb = np.exp(a), np.exp(-b)
-        st = None
-        j = c.fvc_rows(lo, hi)
-        if self.fvc_ is not None and c.mu_f is not None and j.size:
-            rows = c.idx_f[j] - lo
-            lost = _kept(c.t_f[j, None], ea, eb, rows)
+        d0, d1 = th[:, 0] - c.mu[lo:hi, 0], th[:, 1] - c.mu[lo:hi, 1]
+        pd0, pd1 = p[0, 0] * d0 + p[0, 1] * d1, p[0, 1] * d0 + p[1, 1] * d1
+        pt00, pt10 = p[0, 0] * t00 + p[0, 1] * t10, p[0, 1] * t00 + p[1, 1] * t10
+        pt01, pt11 = p[0, 0] * t01 + p[0, 1] * t11, p[0, 1] * t01 + p[1, 1] * t11
+        coef = np.column_stack(
+            [
+                -(t00 * pd0 + t10 * pd1),
+                -(t01 * pd0 + t11 * pd1),
+                -0.5 * (t00 * pt00 + t10 * pt10),
+                -(t00 * pt01 + t10 * pt11),
+                -0.5 * (t01 * pt01 + t11 * pt11),
+                np.ones(k),
+            ]
+        )
+        logp = coef @ np.stack([s1, s2, s1 * s1, s1 * s2, s2 * s2, lw + half])
+        if span is not None:  # event-free from the first to the last contact
+            assert c.eta0 is not None and c.events is not None
+            g = c.events.gamma
+            eta = np.column_stack(
+                [
+                    c.eta0[lo:hi] + g[0] * th[:, 0] + g[1] * th[:, 1],
+                    g[0] * t00 + g[1] * t10,
+                    g[0] * t01 + g[1] * t11,
+                ]
+            )
+            haz = np.exp(eta @ basis)
+            haz *= span[:, None]
+            logp -= haz
+        q = _Nodes(a, b, logp, None, n2)
+        if jf.size:
+            assert self.fvc_ is not None and c.mu_f is not None
+            rows = c.idx_f[jf] - lo
+            lost = _kept(c.t_f[jf, None], q.ea, q.eb, rows)
             np.subtract(1.0, lost, out=lost)
-            st = fvc_stats(rows, lost, c.y_f[j], hi - lo)
-            logp = logp + fvc_loglik(st, c.mu_f[lo:hi], self.fvc_.cov, self.fvc_.sigma)
-        j = c.obs_rows(lo, hi)
-        if j.size:
-            rows = c.idx[j] - lo
-            res = _kept(c.t[j, None], ea, eb, rows)
+            q.st = fvc_stats(rows, lost, c.y_f[jf], k, sorted_idx=True)
+            logp += fvc_loglik_nodes(q.st, c.mu_f[lo:hi], self.fvc_.cov, self.fvc_.sigma)
+        if jo.size:
+            rows = c.idx[jo] - lo
+            res = _kept(c.t[jo, None], q.ea, q.eb, rows)
             res *= -_TOP
-            res += c.y[j, None]
+            res += c.y[jo, None]
             res *= res
-            logp = logp + np.asarray(_member(rows, hi - lo) @ res) * (-0.5 / c.sigma**2)
-        logw = lw + logp + 0.5 * (s1**2 + s2**2)
-        wt = np.exp(logw - logw.max(axis=1, keepdims=True))
+            logp += np.asarray(_member(rows, k, sorted_rows=True) @ res) * (-0.5 / c.sigma**2)
+        logp -= logp.max(axis=1, keepdims=True)
+        wt = np.exp(logp, out=logp)
         wt /= wt.sum(axis=1, keepdims=True)
-        return _Nodes(a, b, wt, ea, eb, st, n2)
+        q.wt = wt
+        return q
 
     def predict_mean(
         self,
@@ -1384,13 +1477,11 @@ class TwinModel:
         if st is None:  # no FVC visit in this chunk: the prior of (a_f, b_f), whatever theta
             st = fvc_stats(np.zeros(0, dtype=np.intp), np.zeros((0, 1)), np.zeros(0), hi - lo)
         ma, mb, vaa, vab, vbb = fvc_posterior(st, c.mu_f[lo:hi], self.fvc_.cov, self.fvc_.sigma)
-        shape = q.a.shape
-        # mean and variance of a_f - b_f (1 - S) + e as polynomials in S (kept fraction)
-        c0 = np.broadcast_to(ma - mb, shape)
-        c1 = np.broadcast_to(mb, shape)
-        v0 = np.broadcast_to(vaa - 2.0 * vab + vbb + self.fvc_.sigma**2, shape)
-        v1 = np.broadcast_to(2.0 * (vab - vbb), shape)
-        v2 = np.broadcast_to(vbb, shape)
+        # mean and variance of a_f - b_f (1 - S) + e as polynomials in S (kept fraction);
+        # (k, 1) when no FVC visit informs the nodes
+        c0, c1 = ma - mb, mb
+        v0 = vaa - 2.0 * vab + vbb + self.fvc_.sigma**2
+        v1, v2 = 2.0 * (vab - vbb), vbb
         kept = _kept(tm, per_row(q.ea), per_row(q.eb))
         var = per_row(v2) * kept
         var += per_row(v1)
