@@ -531,7 +531,9 @@ def _control_sums(ctx: _Context, *xs: FloatArray) -> list[FloatArray]:
     control eligibility, subgroup regimens); callers mask placebo patients themselves.
     """
     if ctx.ctrl.ndim == 2:
-        return list(np.split(np.concatenate(xs) @ ctx.ctrl, len(xs)))
+        # einsum, not BLAS matmul: BLAS picks kernels by matrix shape, so sums would depend
+        # on the chunking at the last bit and break seed-for-seed invariance
+        return [np.einsum("sp,pr->sr", x, ctx.ctrl) for x in xs]
     return [np.einsum("sp,spr->sr", x, ctx.ctrl) for x in xs]
 
 
