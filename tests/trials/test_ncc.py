@@ -18,7 +18,7 @@ import statsmodels.api as sm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alsnet.trials import PlatformDesign, TrialDesignError, _ncc, simulate
+from alsnet.trials import PlatformDesign, TrialDesignError, _ncc, load_design, simulate
 from alsnet.trials.analyse import _DAY_TO_MONTH, _periods
 from alsnet.trials.design import ControlSharing
 from alsnet.trials.simulate import _analyse, _context, _draw_block, enrolment_schedule
@@ -240,6 +240,27 @@ def test_period_shift_leaves_arm_effects_unchanged(seed: int, n_per: int, shift:
     np.testing.assert_allclose(beta2[:, n_per:], beta[:, n_per:], atol=1e-9)
     np.testing.assert_allclose(beta2[:, d] - beta[:, d], shift, atol=1e-9)
     np.testing.assert_allclose(cov2, cov, atol=1e-12)
+
+
+def test_poisson_fit_survives_an_arm_confined_to_its_own_period() -> None:
+    """A period holding only one arm's first active patients: collinear, no crash."""
+    deaths = np.array([[[2.0, 3.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 0.5]]])
+    expo = np.array([[[40.0, 120.0, 0.0], [30.0, 90.0, 0.0], [0.0, 0.0, 3.0]]])
+    coef, cov = _ncc.fit_poisson_cells(deaths, expo)
+    assert np.isfinite(coef).all() and np.isfinite(cov).all()
+    # regimen 1 (two periods with placebo): the closed-form ratio of a common period effect
+    rate_ratio = np.exp(coef[0, 3])
+    expected = 5.0 / 210.0 / (3.0 / 70.0)  # stratified MLE = pooled ratio (equal shares)
+    np.testing.assert_allclose(rate_ratio, expected, rtol=1e-6)
+
+
+def test_healey_stagger6_runs_clean() -> None:
+    """Regression: regimen C's first, death-free period once made the hazard Newton diverge."""
+    d = load_design("healey")
+    assert isinstance(d, PlatformDesign)
+    d = dataclasses.replace(d, control_sharing=ControlSharing(rule="nonconcurrent"))
+    r = simulate(d, "slow30_stagger6", n_sims=1000, seed=2026, n_jobs=1)  # warnings = errors
+    assert np.isfinite(r.mean_drr).all() and r.p_success[0] > 0.4 > r.p_success[1]
 
 
 def test_periods_cut_at_entries_and_exits() -> None:

@@ -78,6 +78,8 @@ BoolArray = NDArray[np.bool_]
 HALF_DAY_MONTHS = 0.5 * WEEKS_TO_MONTHS / 7.0
 #: Relative eigenvalue cut-off of the pseudo-inverse (empty or unidentified periods).
 _RCOND = 1e-10
+#: Largest Newton step of the hazard fit (log scale) per iteration.
+_MAX_STEP = 1.0
 
 
 @dataclass(frozen=True)
@@ -290,7 +292,8 @@ def fit_poisson_cells(
     coef : ndarray, shape (S, D + R)
         ``[alpha_0 .. alpha_{D-1}, beta_1 .. beta_R]`` (log deaths per month).
     cov : ndarray, shape (S, D + R, D + R)
-        Inverse Fisher information at the estimate (1 on the diagonal for empty rows).
+        Pseudo-inverse of the Fisher information at the estimate (1 on the diagonal for
+        empty rows; directions that the data do not identify keep their starting values).
     """
     n_s, n_d, n_a = deaths.shape
     n_r = n_a - 1
@@ -299,12 +302,9 @@ def fit_poisson_cells(
     t_a = exposure[:, :, 1:].sum(axis=1)
     empty = np.concatenate([t_d <= 0, t_a <= 0], axis=1)  # (S, K)
     d_d = deaths.sum(axis=2)
-    # start: crude period rates and crude rate ratios of each active arm vs placebo
+    # start: the crude rate of each period, no arm effects
     alpha = np.log(np.maximum(d_d, 1e-300) / np.maximum(t_d, 1e-300))
-    d_arm, t_arm = deaths.sum(axis=1), exposure.sum(axis=1)  # (S, R + 1)
-    rate = np.log(np.maximum(d_arm, 1e-300) / np.maximum(t_arm, 1e-300))
-    beta = np.where((t_arm[:, 1:] > 0) & (t_arm[:, :1] > 0), rate[:, 1:] - rate[:, :1], 0.0)
-    coef = np.concatenate([np.where(t_d > 0, alpha, 0.0), beta], axis=1)
+    coef = np.concatenate([np.where(t_d > 0, alpha, 0.0), np.zeros((n_s, n_r))], axis=1)
     b_obs = np.concatenate([d_d, deaths[:, :, 1:].sum(axis=1)], axis=1)
     di, ri = np.arange(n_d), n_d + np.arange(n_r)
     cov = np.zeros((n_s, k, k))
@@ -322,11 +322,16 @@ def fit_poisson_cells(
         info[:, n_d:, :n_d] = np.swapaxes(mu[:, :, 1:], 1, 2)
         info[:, np.arange(k), np.arange(k)] += em  # decouple empty rows
         score = b_obs[todo] - np.concatenate([mu.sum(axis=2), mu[:, :, 1:].sum(axis=1)], 1)
-        inv = np.linalg.inv(info)
+        # pseudo-inverse: an arm seen only in a period of its own is collinear with it
+        inv = np.linalg.pinv(info, rtol=_RCOND, hermitian=True)
         step = np.einsum("sij,sj->si", inv, np.where(em, 0.0, score))
+        # damped Newton: at most _MAX_STEP on the log scale per iteration (a period or arm
+        # with only pseudo-deaths starts far from its estimate; a full step overshoots)
+        size = np.abs(step).max(axis=1, initial=0.0)
+        step *= np.minimum(1.0, _MAX_STEP / np.maximum(size, 1e-300))[:, None]
         coef[todo] = c + step
         cov[todo] = inv
-        todo = todo[np.abs(step).max(axis=1, initial=0.0) >= tol]
+        todo = todo[size >= tol]
         if todo.size == 0:
             break
     return coef, cov
