@@ -48,9 +48,11 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import platform
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -345,9 +347,13 @@ def _first_visit(
     m = np.full(n, np.nan)
     first_y = np.full(n, np.nan)
     if idx.size:
-        order = np.argsort(month, kind="stable")
-        order = order[np.argsort(idx[order], kind="stable")]
-        si = idx[order]
+        same = idx[1:] == idx[:-1]
+        if np.all(idx[1:] >= idx[:-1]) and not np.any(same & (month[1:] < month[:-1])):
+            order, si = np.arange(idx.size), idx  # already by patient and month (the usual case)
+        else:
+            order = np.argsort(month, kind="stable")
+            order = order[np.argsort(idx[order], kind="stable")]
+            si = idx[order]
         head = np.ones(si.size, dtype=bool)
         head[1:] = si[1:] != si[:-1]
         rows = order[head]
@@ -519,6 +525,61 @@ def _map_fit(
     rss = float(np.sum((y - f) ** 2))
     trace = float(np.sum(a11 * v11 + 2 * a12 * v12 + a22 * v22))
     return _Posterior(theta, v11, v12, v22), rss, trace
+
+
+def _threads(n_threads: int | None) -> int:
+    """Worker threads: ``n_threads``, or (None) the CPUs this process may use, at most 4."""
+    if n_threads is not None:
+        if n_threads < 1:
+            raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+        return int(n_threads)
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 4))
+
+
+#: Fewest patients per thread worth a thread of :func:`_map_fit_threads`.
+_MIN_PATIENTS_PER_THREAD = 10_000
+
+
+def _map_fit_threads(
+    idx: np.ndarray,
+    t: np.ndarray,
+    y: np.ndarray,
+    mu: np.ndarray,
+    prec: np.ndarray,
+    sigma: float,
+    n_steps: int,
+    n_threads: int,
+) -> _Posterior:
+    """:func:`_map_fit` from the prior means, on contiguous blocks of patients in threads.
+
+    Every patient's iterations depend on its own visits only, so the posterior is
+    the same as in one call (NumPy releases the GIL inside its loops).
+    """
+    n = mu.shape[0]
+    parts = min(n_threads, n // _MIN_PATIENTS_PER_THREAD)
+    if parts <= 1:
+        return _map_fit(idx, t, y, mu, prec, sigma, mu.copy(), n_steps)[0]
+    cuts = np.linspace(0, n, parts + 1).astype(np.int64)
+    block = np.searchsorted(cuts, idx, side="right") - 1
+
+    def one(j: int) -> _Posterior:
+        sel = block == j
+        lo, hi = cuts[j], cuts[j + 1]
+        m = mu[lo:hi]
+        return _map_fit(idx[sel] - lo, t[sel], y[sel], m, prec, sigma, m.copy(), n_steps)[0]
+
+    with ThreadPoolExecutor(parts) as ex:
+        res = list(ex.map(one, range(parts)))
+    return _Posterior(
+        np.concatenate([r.theta for r in res]),
+        np.concatenate([r.v11 for r in res]),
+        np.concatenate([r.v12 for r in res]),
+        np.concatenate([r.v22 for r in res]),
+    )
 
 
 class _Conditioned:
@@ -757,6 +818,7 @@ class TwinModel:
         patients: pd.DataFrame,
         visits: pd.DataFrame | None,
         events: pd.DataFrame | None,
+        n_threads: int = 1,
     ) -> _Conditioned:
         """Posterior of every patient given its visits (None: baseline covariates only)."""
         _check_patients(patients)
@@ -783,8 +845,8 @@ class TwinModel:
         mu = x @ self.coef_
         prec = np.linalg.inv(self.cov_)
         if len(y):
-            post, _, _ = _map_fit(
-                idx, t, y, mu, prec, self.sigma_, mu.copy(), self.conditioning_steps
+            post = _map_fit_threads(
+                idx, t, y, mu, prec, self.sigma_, self.conditioning_steps, n_threads
             )
         else:  # baseline only: the posterior is the prior
             post = _Posterior(
@@ -1102,15 +1164,22 @@ class TwinModel:
 
     # ----------------------------------------------------------------- predict
     def _prepare(
-        self, data: Cohort | pd.DataFrame, days: ArrayLike | pd.DataFrame
+        self,
+        data: Cohort | pd.DataFrame,
+        days: ArrayLike | pd.DataFrame,
+        n_threads: int | None = None,
     ) -> tuple[pd.DataFrame, np.ndarray, _Conditioned]:
-        """Condition on the input's visits; return the prediction grid and posteriors."""
+        """Condition on the input's visits; return the prediction grid and posteriors.
+
+        ``n_threads``: threads for the conditioning (None: the usable CPUs, at most 4;
+        the result does not depend on it).
+        """
         self._check_fitted()
         if isinstance(data, Cohort):
             patients, visits, events = data.patients, data.visits, data.tables.get("events")
         else:
             patients, visits, events = data, None, None
-        cond = self._condition(patients, visits, events)
+        cond = self._condition(patients, visits, events, _threads(n_threads))
         ids = cond.ids
         if isinstance(days, pd.DataFrame):
             grid = days[["patient_id", "day"]].reset_index(drop=True)
@@ -1384,6 +1453,7 @@ class TwinModel:
         outcome: str = "alsfrs_r_total",
         *,
         chunk_size: int = 2_000,
+        n_threads: int | None = None,
     ) -> np.ndarray:
         """Fast predictive mean of one outcome (no random draws).
 
@@ -1402,6 +1472,9 @@ class TwinModel:
         chunk_size : int, default 2000
             Patients per batch (bounds memory; batches that fit the CPU cache are
             fastest).
+        n_threads : int or None, default None
+            Threads working on batches at once (None: the CPUs this process may use,
+            at most 4). The result does not depend on it.
 
         Returns
         -------
@@ -1427,14 +1500,18 @@ class TwinModel:
             outcome == "event_free" and self.events_ is None
         ):
             raise ValueError(f"{outcome}: the model was fitted without data for it")
-        grid, pos, cond = self._prepare(data, days)
+        threads = _threads(n_threads)
+        grid, pos, cond = self._prepare(data, days, threads)
         month = grid["day"].to_numpy(dtype="float64") / DAYS_PER_MONTH
         # days shared by every patient: each chunk is a (patients, days) block, no gathers
         n_days = 0 if isinstance(days, pd.DataFrame) else np.atleast_1d(np.asarray(days)).size
         along = self.events_.gamma if outcome == "event_free" and self.events_ else None
         table = _clipped_mean_table(self.sigma_) if outcome == "alsfrs_r_total" else None
         out = np.empty(len(grid))
-        for lo, hi, rows in _patient_chunks(pos, len(cond.ids), chunk_size):
+        cond.obs_rows(0, 0), cond.fvc_rows(0, 0)  # build the lookups before any thread
+
+        def chunk(job: tuple[int, int, np.ndarray]) -> None:
+            lo, hi, rows = job
             q = self._quadrature(cond, lo, hi, along)
             if n_days:
                 r = None
@@ -1460,6 +1537,14 @@ class TwinModel:
                 out[rows] = np.einsum("kdm,km->kd", val, wt).ravel()
             else:
                 out[rows] = np.einsum("rm,rm->r", val, wt[r])
+
+        jobs = list(_patient_chunks(pos, len(cond.ids), chunk_size))
+        if threads > 1 and len(jobs) > 1:
+            with ThreadPoolExecutor(min(threads, len(jobs))) as ex:
+                list(ex.map(chunk, jobs))  # list(): re-raise the first error
+        else:
+            for job in jobs:
+                chunk(job)
         return out
 
     def _fvc_mean(
