@@ -115,6 +115,7 @@ def recorded() -> tuple[PlatformDesign, list[dict[str, Any]]]:
         simulate(d, "drift", n_sims=4, seed=11, n_jobs=1)
     finally:
         mp.undo()
+    calls = [c for c in calls if "slope" in c]  # (periods also counts the controls)
     assert len(calls) >= 6 and all("hazard" in c for c in calls)  # interims and finals
     return d, calls
 
@@ -261,6 +262,21 @@ def test_healey_stagger6_runs_clean() -> None:
     d = dataclasses.replace(d, control_sharing=ControlSharing(rule="nonconcurrent"))
     r = simulate(d, "slow30_stagger6", n_sims=1000, seed=2026, n_jobs=1)  # warnings = errors
     assert np.isfinite(r.mean_drr).all() and r.p_success[0] > 0.4 > r.p_success[1]
+
+
+def test_control_counts_follow_links_between_periods() -> None:
+    """Placebo patients count for a regimen only in periods linked to it by active arms."""
+    # periods 0..3; arms: A active in 0-1, B active in 1 only, C active in 3 only
+    reg = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    active = np.array([[True, False, True, False, True, False, True, False]])
+    period = np.array([[0, 0, 1, 1, 1, 1, 3, 3]])
+    ncc = _ncc.setup(reg, active, np.zeros(8), 3)
+    analysable = np.ones((1, 8), dtype=bool)
+    counts = _ncc.control_counts(ncc, analysable, (period, 4))
+    # A and B share period 1 and A spans 0-1: placebo of periods 0 and 1 (3); C alone (1)
+    assert counts.tolist() == [[3.0, 3.0, 1.0]]
+    analysable[0, 1] = False  # A's placebo of period 0 not analysable
+    assert _ncc.control_counts(ncc, analysable, (period, 4)).tolist() == [[2.0, 2.0, 1.0]]
 
 
 def test_periods_cut_at_entries_and_exits() -> None:

@@ -383,11 +383,37 @@ def hazard_log_hr(
     return np.where(defined, coef[:, n_per:], 0.0), prec, defined
 
 
-def control_counts(ncc: NccSetup, used: FloatArray) -> FloatArray:
-    """Placebo patients in each regimen's analysis, shape ``(S, R)``.
+def control_counts(
+    ncc: NccSetup, analysable: BoolArray, period: tuple[IntArray, int]
+) -> FloatArray:
+    """Placebo patients that inform each regimen's period-adjusted estimate, shape ``(S, R)``.
 
-    ``used`` marks analysable placebo patients ``(S, P)``; every one of them enters the
-    regression of every regimen.
+    A placebo patient informs regimen ``r`` when its period is linked to one of ``r``'s
+    periods: directly (``r``'s active patients are in it) or through a chain of active arms
+    spanning periods (an arm with patients in periods ``d1`` and ``d2`` links them). Other
+    placebo patients only estimate their own period's effect.
+
+    Parameters
+    ----------
+    ncc
+        The chunk's setup.
+    analysable
+        Patients in the analysis (>= 2 ALSFRS-R visits by the look), shape ``(S, P)``.
+    period
+        Per-patient periods at the look and their number, from :func:`periods`.
     """
-    tot = used.sum(axis=1)
-    return np.repeat(tot[:, None], ncc.n_regimens, axis=1)
+    per, n_per = period
+    ones = analysable.astype(np.float64)
+    n_cell, _ = cell_sums(ncc, per, n_per, ones, np.zeros_like(ones))  # (S, D, R + 1)
+    act: BoolArray = np.asarray(n_cell[:, :, 1:] > 0)  # (S, D, R)
+    out = np.zeros((n_cell.shape[0], ncc.n_regimens))
+    for r in range(ncc.n_regimens):
+        reach = act[:, :, r]  # (S, D) periods linked to regimen r
+        for _ in range(n_per):
+            arms: BoolArray = np.asarray((reach[:, :, None] & act).any(axis=1))  # (S, R)
+            nxt = reach | (act & arms[:, None, :]).any(axis=2)
+            if (nxt == reach).all():
+                break
+            reach = nxt
+        out[:, r] = (n_cell[:, :, 0] * reach).sum(axis=1)
+    return out

@@ -934,8 +934,8 @@ def _run_chunk(
         used = plc * (k_obs >= 2)
         if ctx.ncc is None:
             (nc,) = _control_sums(ctx, used)
-        else:  # every analysable placebo patient enters the period-adjusted regression
-            nc = _ncc.control_counts(ctx.ncc, used)
+        else:  # placebo patients linked to the regimen's periods (_ncc)
+            nc = _ncc.control_counts(ctx.ncc, k_obs >= 2, _ncc.periods(ctx.ncc, k_obs >= 1))
         n_ctrl[i, ri] = nc[i, ri]
     if success_stat:
         return {"success_stat": best}
