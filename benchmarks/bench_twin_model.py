@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python benchmarks/bench_twin_model.py``. Prints markdown tables:
 
 1. speed: fit on 10,000 synthetic patients; ``predict_mean`` for 100,000 patients x
-   4 time points (baseline only, and with visits of the first 3 months); 1,000
+   4 time points, each outcome (baseline only, and with visits of the first 3
+   months; the latter also with n_threads=2); 1,000
    sampled joint trajectories for each of 1,000 patients; peak memory (RSS);
 2. held-out synthetic accuracy at 12 months (TwinModel vs last-slope);
 3. misspecification (honesty rule): fit and evaluate on data simulated with a
@@ -176,6 +177,9 @@ def speed() -> None:
     _, t_pm_ev = _timed(lambda: model.predict_mean(pats, DAYS, "event_free"))
     early = _early(big)
     m1, t_pm1 = _timed(lambda: model.predict_mean(early, DAYS))
+    _, t_pm1_fvc = _timed(lambda: model.predict_mean(early, DAYS, "fvc_pct"))
+    _, t_pm1_ev = _timed(lambda: model.predict_mean(early, DAYS, "event_free"))
+    _, t_pm1_two = _timed(lambda: model.predict_mean(early, DAYS, n_threads=2))
     sub = early.subset(early.patients["patient_id"][:1000])
     draws, t_sample = _timed(lambda: model.sample(sub, DAYS, n=1000, seed=0))
     _, t_pred = _timed(lambda: model.predict(sub, DAYS, seed=0))
@@ -192,6 +196,9 @@ def speed() -> None:
     print(f"| predict_mean event_free, 100,000 x 4, baseline only | {t_pm_ev} |")
     n_vis = len(early.visits)
     print(f"| predict_mean ALSFRS-R, 100,000 x 4, {n_vis:,} visits (first 3 months) | {t_pm1} |")
+    print(f"| predict_mean fvc_pct, 100,000 x 4, with those visits | {t_pm1_fvc} |")
+    print(f"| predict_mean event_free, 100,000 x 4, with those visits | {t_pm1_ev} |")
+    print(f"| predict_mean ALSFRS-R with visits, two threads (n_threads=2) | {t_pm1_two} |")
     shape = draws["alsfrs_r_total"].shape
     print(f"| sample 1,000 patients x 1,000 joint trajectories x 4 days {shape} | {t_sample} |")
     print(f"| predict (draws, 3 outcomes), 1,000 patients x 4 days | {t_pred} |")
