@@ -4,37 +4,61 @@ Why is alsnet's simulator 2-4 points more powerful than the published HEALEY ope
 characteristics (README "Further published scenarios")? This script measures it instead of
 guessing: for a few ``healey`` scenarios it draws N trials with the simulator's own
 patient-level draws (:func:`alsnet.trials.simulate._draw_block`, the same blocks and seeds as
-:func:`alsnet.trials.simulate.simulate`), and analyses regimen A at its final look
+:func:`alsnet.trials.simulate.simulate`) and analyses regimen A at its final look with
 
-- with the simulator's fast analysis (:func:`alsnet.trials.simulate._analyse`: precision-weighted
-  OLS slopes, log ratio of means combined with the exponential log HR of death by inverse
-  variance, normal posterior), with concurrent controls (what the simulator uses) and with all
-  placebo patients;
-- with the full shared-parameter DRR model (:func:`alsnet.trials.model.fit_drr_laplace`:
-  patient random slopes, one DRR on slope and hazard, HEALEY priors) on the same patients and
-  visits: own placebo only, concurrent controls, all placebo without time adjustment, all placebo
-  with the calendar-period random walk of the live analysis (periods cut where a regimen starts
-  or stops enrolling, :func:`alsnet.trials.analyse._periods`; random-walk SD 0.5), and all placebo
-  with a regimen (population) effect: ``rho`` indexed by the regimen the control was randomised
-  in (a random walk over A, B, C in entry order, SD ``--regimen-sd``), a stand-in for HEALEY's
-  regimen effect ``eta_r`` that discounts other regimens' placebo.
+- ``fast``: the simulator's fast analysis (:func:`alsnet.trials.simulate._analyse`:
+  precision-weighted OLS slopes, log ratio of the means combined with the exponential log HR of
+  death by inverse variance, normal posterior), concurrent controls (what the simulator does);
+  ``fast-own``: the same with the regimen's own placebo only;
+- ``mean-flat`` / ``mean-conc``: a likelihood (Laplace) version of the same mean model: the
+  shared-parameter model of :mod:`alsnet.trials.model` with the DRR on the *mean* slope and the
+  hazard only (between-patient slope SD not scaled by the DRR), flat prior on log DRR /
+  HEALEY's ``DRR ~ U(0, 2)`` (written here, :func:`_fit_mean_only`);
+- ``full-*``: the full shared-parameter DRR model as alsnet fits it
+  (:func:`alsnet.trials.model.fit_drr_laplace`: a patient's slope ``b_i DRR``, so the DRR scales
+  the slope's mean *and* its between-patient SD, as in HEALEY's ``beta_i exp(theta)``; HEALEY
+  priors) with own placebo only, concurrent controls, all placebo with the live analysis's
+  calendar-period random walk (periods cut where a regimen starts or stops enrolling,
+  :func:`alsnet.trials.analyse._periods`; SD 0.5), and all placebo with a regimen (population)
+  effect (``rho`` indexed by the regimen a control was randomised in, a random walk over A, B, C
+  in entry order with SD ``--regimen-sd``: a stand-in for HEALEY's ``eta_r``).
 
-Success: ``Pr(DRR < 1) > 0.979`` (the design's threshold) from each posterior. Interim futility is
-ignored (every trial reaches its final look; P(early futility) is ~0 in the power scenarios, and
-is printed from the simulator proper for reference); under the null the type I error reported is
-therefore the one without futility stopping (futility is non-binding in HEALEY).
+Each scenario is drawn twice from the same random numbers: ``multiplicative`` (alsnet's
+simulator: an active patient's slope is ``DRR x b_i``, so its between-patient SD shrinks too)
+and ``additive`` (the SAP's simulations: ``(DRR - 1) x mean slope`` added to every active
+slope; same mean, SD unchanged).
 
-Per scenario and analysis it prints: P(success) with MC SE; the difference from the simulator's
-fast analysis with the paired SE and McNemar's discordant counts (fast only / other only);
-decision agreement; mean and SD over trials of the log-DRR estimate; mean posterior SD; and
-``SD(estimate) / mean posterior SD`` (1 = calibrated; > 1 = posterior too narrow,
-anti-conservative). Controls: mean number of control patients with >= 2 visits.
+Success: ``Pr(DRR < 1) > 0.979`` (the design's threshold), and at each analysis's own threshold
+calibrated to one-sided type I ``--alpha`` on ``--null-sims`` null trials (same seeds). Interim
+futility is ignored: every trial reaches its final look (P(early futility) is <= 0.01 in the
+power scenarios; the simulator's own figures with interims are printed for reference), so the
+null rate is the type I error without futility stopping (non-binding in HEALEY). At A's final
+look in these scenarios every placebo patient randomised so far is concurrent (+/- 5.9 months),
+so "concurrent" and "all" controls are the same patients.
 
-Run (about 8 min for the default 300 trials x 6 scenarios on one busy core)::
+Per scenario and analysis it prints: P(success) with MC SE; the difference from ``fast`` with the
+paired SE and McNemar's discordant counts (fast only / other only); decision agreement; mean and
+SD over trials of the log-DRR estimate; mean posterior SD; ``SD(estimate) / mean posterior SD``
+(1 = calibrated, > 1 = posterior too narrow); mean control patients with >= 2 visits.
 
-    .venv/bin/python benchmarks/eval_trial_fast_vs_full.py --sims 300 --seed 2026
+Run (2 processes filling a cache, then the tables; about 25 min on the shared 2-core machine)::
 
-Options: ``--scenarios a,b``; ``--regimen-sd 0.07``; ``--markdown`` prints the docs table only.
+    B=benchmarks/eval_trial_fast_vs_full.py; C=/tmp/fvf
+    .venv/bin/python $B --fill --cache $C --sims 4000 --scenarios null &
+    .venv/bin/python $B --fill --cache $C --sims 1000 &
+    wait; .venv/bin/python $B --cache $C --sims 1000 --null-sims 4000 --seed 2026
+
+(or simply ``.venv/bin/python $B`` in one process). Options: ``--scenarios a,b``,
+``--effects multiplicative``, ``--regimen-sd 0.07``, ``--alpha 0.025``, ``--csv rows.csv``.
+
+Measured (seed 2026, 1,000 trials per power row, 4,000 null; shared loaded 2-core machine,
+about 2-6 min per 1,000 trials): P(success) at 0.979, fast with multiplicative / additive
+draws vs published: slow30 0.808 / 0.743 vs 0.77, function only 0.773 / 0.702 vs 0.72, survival
+harm 0.735 / 0.667 vs 0.68, 3 months apart 0.711 / 0.654 vs 0.67, 6 months apart 0.639 / 0.575
+vs 0.56 (multiplicative - additive +5.7 to +7.1 points, paired SE 0.008); null 0.025 (fast,
+null-calibrated threshold 0.9780). The full model: 0.836-0.977 (multiplicative) and
+0.260-0.394 (additive, mean log DRR -0.158 for a mean slope ratio of -0.354). See
+docs/trials.md "Fast vs full analysis".
 """
 
 from __future__ import annotations
