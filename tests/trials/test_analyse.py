@@ -128,7 +128,7 @@ def test_time_adjustment_removes_drift_bias_with_nonconcurrent_controls() -> Non
     """
     d = _design(
         regimens=[{"name": "A", "n": 400}, {"name": "B", "entry_month": 12, "n": 400}],
-        control_sharing={"rule": "all"},
+        control_sharing={"rule": "nonconcurrent"},
         dropout_per_month=0.0,
     )
     naive_est, adj_est, adj_sd = [], [], []

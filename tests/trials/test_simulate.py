@@ -15,7 +15,13 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from alsnet.cli import app
-from alsnet.trials import PlatformDesign, SimulationResult, load_design, simulate
+from alsnet.trials import (
+    PlatformDesign,
+    SimulationResult,
+    TrialDesignError,
+    load_design,
+    simulate,
+)
 from alsnet.trials.design import ControlSharing
 from alsnet.trials.simulate import _control_masks, enrolment_schedule
 
@@ -237,3 +243,35 @@ def test_deaths_enter_the_shared_drr_estimate() -> None:
     assert null.mean_drr[0] == pytest.approx(1.0, abs=0.04)
     assert only_hazard.mean_drr[0] == pytest.approx(expected, abs=0.05)
     assert only_hazard.p_success[0] > 2 * null.p_success[0]
+
+
+def test_another_regimens_effect_does_not_change_a_null_regimens_type_i_error() -> None:
+    """MND-SMART, multiplicative effect: trazodone's DRR 0.65 shrinks its slope spread.
+
+    Pooling the between-patient slope variance over every arm made memantine's (null) SE
+    too small once trazodone worked (type I 0.034 vs 0.021 under the global null); each
+    comparison now pools only its own active arm and the placebo patients.
+    """
+    d = load_design("mnd-smart")
+    assert d.outcome.treatment_effect == "multiplicative"
+    null = simulate(d, "null", n_sims=4000, seed=11)
+    alt = simulate(d, "alternative", n_sims=4000, seed=11)
+    i = [r.name for r in d.regimens].index("memantine")
+    se = float(np.hypot(null.p_success_se[i], alt.p_success_se[i]))
+    assert abs(alt.p_success[i] - null.p_success[i]) < 2.5 * se + 0.002
+
+
+def test_additive_effect_keeps_the_slope_spread_and_costs_power() -> None:
+    """Same mean slope ratio, but the additive (SAP) draw keeps the active slope SD: less power."""
+    d = load_design("healey")
+    assert d.outcome.treatment_effect == "additive"
+    mult = dataclasses.replace(
+        d, outcome=dataclasses.replace(d.outcome, treatment_effect="multiplicative")
+    )
+    a = simulate(d, "slow30", n_sims=2000, seed=3)
+    m = simulate(mult, "slow30", n_sims=2000, seed=3)
+    assert a.mean_drr[0] == pytest.approx(0.70, abs=0.03)
+    assert m.mean_drr[0] == pytest.approx(0.70, abs=0.03)
+    assert m.p_success[0] - a.p_success[0] > 0.03
+    with pytest.raises(TrialDesignError, match=r"outcome\.treatment_effect"):
+        dataclasses.replace(d.outcome, treatment_effect="sideways")

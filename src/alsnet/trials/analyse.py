@@ -237,7 +237,7 @@ def _controls(design: PlatformDesign, alloc: pd.DataFrame, regimen: str) -> np.n
     has_cal = bool(alloc["calendar_day"].notna().all())
     if rule == "own":
         return own
-    if rule == "all" or not has_cal:
+    if rule in ("all", "nonconcurrent") or not has_cal:
         return plc
     cal = alloc["calendar_day"].to_numpy()
     mine = cal[(alloc["regimen"] == regimen).to_numpy()]
@@ -541,8 +541,9 @@ def analyse_trial(
         Prognostic score per ``patient_id`` (the twin's forecast of the untreated
         ALSFRS-R slope, points/month) for the PROCOVA analysis.
     time_adjustment : bool, optional
-        Calendar-period adjustment of the DRR (default: on when the design shares
-        non-concurrent placebo, rule ``all``, and calendar days are known).
+        Calendar-period adjustment of the DRR (default: on for rule ``nonconcurrent``
+        when calendar days are known; rule ``all`` pools every placebo unadjusted, as in
+        the simulator, unless this is set).
     look : int, default 1
         1-based number of this look (frequentist designs: selects the futility cut-off and
         the group-sequential bound).
@@ -561,7 +562,8 @@ def analyse_trial(
             "calendar days unknown: every placebo patient is treated as a concurrent control"
         )
     if time_adjustment is None:
-        time_adjustment = design.control_sharing.rule == "all" and has_cal
+        # as in the simulator: `nonconcurrent` adjusts for calendar time, `all` does not
+        time_adjustment = design.control_sharing.rule == "nonconcurrent" and has_cal
     if time_adjustment and not has_cal:
         raise TrialDesignError("time_adjustment: needs calendar_day in the allocation")
     period = _periods(design, alloc) if time_adjustment else np.zeros(len(alloc), np.int64)

@@ -52,6 +52,7 @@ WEEKS_TO_MONTHS = 12.0 / 52.0
 _SHARING_RULES = ("own", "concurrent", "all", "nonconcurrent")
 _OUTCOME_SOURCES = ("parametric", "bootstrap", "twin")
 _SURVIVAL_TESTS = ("logrank",)
+_TREATMENT_EFFECTS = ("multiplicative", "additive")
 
 
 def _err(path: str, reason: str) -> TrialDesignError:
@@ -360,6 +361,13 @@ class OutcomeModel:
     shape ``survival_shape`` (1 = exponential; > 1 = hazard rising with time since
     randomisation), i.e. ``S(t) = exp(-log(2) * HR * (t / median) ** shape)`` with the
     scenario's hazard ratio ``HR`` for active patients (proportional hazards).
+
+    ``treatment_effect`` says how a scenario's DRR acts on an active patient's ALSFRS-R
+    slope: ``"multiplicative"`` (default) scales every patient's slope by the DRR (the
+    HEALEY analysis model's form; the slope SD shrinks with it), ``"additive"`` shifts
+    every slope by ``(DRR - 1)`` times the mean slope, so the mean slope ratio is the DRR
+    and the between-patient SD is unchanged (the HEALEY simulation report's form:
+    "treatment effect added to the slope so that (beta + theta) / beta = 1 - slowing").
     """
 
     slope_mean: float = -1.03
@@ -368,8 +376,14 @@ class OutcomeModel:
     mortality_24w: float = 0.05
     median_survival_months: float | None = None
     survival_shape: float = 1.0
+    treatment_effect: str = "multiplicative"
 
     def __post_init__(self) -> None:
+        if self.treatment_effect not in _TREATMENT_EFFECTS:
+            raise _err(
+                "outcome.treatment_effect",
+                f"must be one of {_TREATMENT_EFFECTS}, got {self.treatment_effect!r}",
+            )
         if self.slope_mean >= 0:
             raise _err("outcome.slope_mean", "must be < 0 (ALSFRS-R declines)")
         if self.slope_sd < 0:
@@ -768,6 +782,7 @@ class PlatformDesign:
                 "mortality_24w",
                 "median_survival_months",
                 "survival_shape",
+                "treatment_effect",
             }
             _check_keys(o, "outcome", allowed, set())
             if "mortality_24w" in o and "median_survival_months" in o:
@@ -775,7 +790,11 @@ class PlatformDesign:
                     "outcome.median_survival_months",
                     "give mortality_24w or median_survival_months, not both",
                 )
-            kw["outcome"] = OutcomeModel(**{k: _num(v, f"outcome.{k}") for k, v in o.items()})
+            nums = {k: _num(v, f"outcome.{k}") for k, v in o.items() if k != "treatment_effect"}
+            kw["outcome"] = OutcomeModel(
+                **nums,
+                treatment_effect=str(o.get("treatment_effect", "multiplicative")),
+            )
         if "scenarios" in d:
             kw["scenarios"] = _parse_scenarios(d["scenarios"], regimens)
         if d.get("frequentist") is not None:

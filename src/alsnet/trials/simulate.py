@@ -407,7 +407,10 @@ def _draw_block(
     drop = -math.log1p(-design.dropout_per_month) if design.dropout_per_month > 0 else 0.0
     if library is None:
         slope = out.slope_mean * pop * trend + out.slope_sd * rng.standard_normal((n, n_pat))
-        slope = np.where(active, slope * drr, slope)
+        if out.treatment_effect == "additive":  # shift: mean ratio DRR, SD unchanged
+            slope = np.where(active, slope + (drr - 1.0) * out.slope_mean * pop * trend, slope)
+        else:
+            slope = np.where(active, slope * drr, slope)
         y = slope[:, :, None] * t + out.residual_sd * rng.standard_normal((n, n_pat, t.size))
         lam_death = -math.log1p(-out.mortality_24w) / (24.0 * WEEKS_TO_MONTHS)
         rate_d = lam_death * np.where(active, hr, 1.0) * trend
@@ -430,8 +433,19 @@ def _draw_block(
         if library.curves.shape[1] != t.size:
             raise ValueError("outcome library was built for other visit weeks")
         idx = rng.integers(0, library.curves.shape[0], (n, n_pat))
-        mult = pop * trend * np.where(active, drr, 1.0)
-        y = library.curves[idx] * np.asarray(mult)[..., None]
+        if out.treatment_effect == "additive":  # shift by (DRR - 1) x the library's mean slope
+            tc = t - t.mean()
+            mean_slope = float(np.mean(library.curves @ tc) / (tc @ tc))
+            y = library.curves[idx] * np.asarray(pop * trend)[..., None]
+            y += (
+                (np.where(active, drr, 1.0) - 1.0)[..., None]
+                * mean_slope
+                * (pop * trend)[..., None]
+                * t
+            )
+        else:
+            mult = pop * trend * np.where(active, drr, 1.0)
+            y = library.curves[idx] * np.asarray(mult)[..., None]
         if library.residuals is not None:
             y += library.residuals[rng.integers(0, library.residuals.size, y.shape)]
         elif library.residual_sd > 0:
@@ -490,6 +504,7 @@ class _Context:
     gidx: IntArray  # (S*P,) flat (trial, regimen x arm) group index
     plc: FloatArray  # (S, P) 1 for placebo patients
     ctrl: FloatArray  # (P, R) control eligibility, or (S, P, R) per trial
+    reg_of: IntArray  # (S, P) regimen of each patient
     ncc: _ncc.NccSetup | None = None  # rule nonconcurrent: period-adjusted slope analysis
 
 
@@ -521,6 +536,7 @@ def _context(
         gidx=(np.arange(n_s)[:, None] * n_g + grp).ravel(),
         plc=(~oc.active).astype(np.float64),
         ctrl=(_control_masks(design, sched) if ctrl is None else ctrl).astype(np.float64),
+        reg_of=np.broadcast_to(sched.regimen[None, :], (n_s, sched.regimen.size)),
     )
 
 
@@ -575,16 +591,36 @@ def _analyse(
     sig_e2 = np.where(
         dof_sum < 1, design.outcome.residual_sd**2, rss.sum(axis=1) / np.maximum(dof_sum, 1.0)
     )
-    # between-patient slope variance: group-centred slopes (group = regimen x arm)
+    # between-patient slope variance of regimen r, pooled over r's active arm and every
+    # placebo patient (exchangeable under the model), from group-centred slopes (group =
+    # regimen x arm): another regimen's effect never leaks into r's standard error (a
+    # multiplicative effect shrinks its arm's slope variance; pooling every arm made all
+    # SEs too small), and the estimate keeps the degrees of freedom of all placebo patients
     g_n = _group_sums(ctx, h, n_s, n_g)
     g_mean = _group_sums(ctx, s, n_s, n_g) / np.maximum(g_n, 1.0)
     resid = s - g_mean.reshape(-1)[ctx.gidx].reshape(n_s, n_p)
-    n_has = g_n.sum(axis=1)
-    n_groups = (g_n > 0).sum(axis=1)
-    var_s = (h * resid * resid).sum(axis=1) / np.maximum(n_has - n_groups, 1.0)
-    noise = sig_e2 * inv_sxx.sum(axis=1) / np.maximum(n_has, 1.0)
-    sig_b2 = np.maximum(var_s - noise, 0.01 * design.outcome.slope_sd**2 + 1e-4)
-    w = h / (sig_b2[:, None] + sig_e2[:, None] * inv_sxx)
+    g_rr = _group_sums(ctx, h * resid * resid, n_s, n_g)
+    g_ix = _group_sums(ctx, inv_sxx, n_s, n_g)
+    p_n, p_rr, p_ix = (x[:, 0::2].sum(axis=1, keepdims=True) for x in (g_n, g_rr, g_ix))
+    n_pg = (g_n[:, 0::2] > 0).sum(axis=1, keepdims=True)  # placebo group means spent
+    n_cmp = g_n[:, 1::2] + p_n
+    n_par = (g_n[:, 1::2] > 0) + n_pg
+    var_s = (g_rr[:, 1::2] + p_rr) / np.maximum(n_cmp - n_par, 1.0)
+    noise = sig_e2[:, None] * (g_ix[:, 1::2] + p_ix) / np.maximum(n_cmp, 1.0)
+    floor = 0.01 * design.outcome.slope_sd**2 + 1e-4
+    sig_b2 = np.maximum(var_s - noise, floor)  # (S, R): regimen r's active arm
+    sig_b2_pl = np.maximum(  # all placebo patients: the controls' variance
+        p_rr[:, 0] / np.maximum(p_n[:, 0] - n_pg[:, 0], 1.0)
+        - sig_e2 * p_ix[:, 0] / np.maximum(p_n[:, 0], 1.0),
+        floor,
+    )
+    # weights: an active patient with its regimen's variance, a placebo patient with the
+    # placebo variance (one weight per patient, whichever regimen it serves as control)
+    e2 = sig_e2[:, None] * inv_sxx
+    var_b = np.where(
+        ctx.plc > 0, sig_b2_pl[:, None], np.take_along_axis(sig_b2, ctx.reg_of, axis=1)
+    )
+    w = h / (var_b + e2)
     ws = w * s
     g_w = _group_sums(ctx, w, n_s, n_g)
     g_ws = _group_sums(ctx, ws, n_s, n_g)

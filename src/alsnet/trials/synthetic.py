@@ -79,7 +79,11 @@ def simulate_live_trial(
     slope = (out.slope_mean * pop + out.slope_sd * rng.standard_normal(n)) * np.exp(
         drift_per_month * enrol
     )
-    slope = np.where(arms, slope * drr, slope)
+    if out.treatment_effect == "additive":  # as in the simulator: mean ratio DRR, SD unchanged
+        shift = (drr - 1.0) * out.slope_mean * pop * np.exp(drift_per_month * enrol)
+        slope = np.where(arms, slope + shift, slope)
+    else:
+        slope = np.where(arms, slope * drr, slope)
     base = np.clip(np.round(38.0 + 5.0 * rng.standard_normal(n)), 20, 48)
     t_m = np.asarray(design.visit_weeks) * WEEKS_TO_MONTHS
     lam = -math.log1p(-out.mortality_24w) / (24.0 * WEEKS_TO_MONTHS) * np.where(arms, hr, 1.0)
