@@ -591,29 +591,26 @@ def _analyse(
     sig_e2 = np.where(
         dof_sum < 1, design.outcome.residual_sd**2, rss.sum(axis=1) / np.maximum(dof_sum, 1.0)
     )
-    # between-patient slope variance of regimen r, pooled over r's active arm and every
-    # placebo patient (exchangeable under the model), from group-centred slopes (group =
-    # regimen x arm): another regimen's effect never leaks into r's standard error (a
-    # multiplicative effect shrinks its arm's slope variance; pooling every arm made all
-    # SEs too small), and the estimate keeps the degrees of freedom of all placebo patients
+    # between-patient slope variance (DerSimonian-Laird moment estimator on the per-patient
+    # OLS slopes, within-patient variances sig_e2 / sxx, group-centred; group = regimen x
+    # arm): precise patients (many visits) dominate, so early interims do not collapse it to
+    # its floor. Regimen r's value pools r's active arm with every placebo patient
+    # (exchangeable under the model): another regimen's effect never leaks into r's standard
+    # error (a multiplicative effect shrinks its arm's slope variance; pooling every arm made
+    # all SEs too small); the controls' value pools the placebo groups alone.
+    v = h * sig_e2[:, None] * inv_sxx  # within-patient variance of the slope (0: no slope)
+    u = np.where(v > 0, 1.0 / np.where(v > 0, v, 1.0), 0.0)
     g_n = _group_sums(ctx, h, n_s, n_g)
-    g_mean = _group_sums(ctx, s, n_s, n_g) / np.maximum(g_n, 1.0)
-    resid = s - g_mean.reshape(-1)[ctx.gidx].reshape(n_s, n_p)
-    g_rr = _group_sums(ctx, h * resid * resid, n_s, n_g)
-    g_ix = _group_sums(ctx, inv_sxx, n_s, n_g)
-    p_n, p_rr, p_ix = (x[:, 0::2].sum(axis=1, keepdims=True) for x in (g_n, g_rr, g_ix))
-    n_pg = (g_n[:, 0::2] > 0).sum(axis=1, keepdims=True)  # placebo group means spent
-    n_cmp = g_n[:, 1::2] + p_n
-    n_par = (g_n[:, 1::2] > 0) + n_pg
-    var_s = (g_rr[:, 1::2] + p_rr) / np.maximum(n_cmp - n_par, 1.0)
-    noise = sig_e2[:, None] * (g_ix[:, 1::2] + p_ix) / np.maximum(n_cmp, 1.0)
+    g_u, g_us, g_uss, g_uu = (_group_sums(ctx, x, n_s, n_g) for x in (u, u * s, u * s * s, u * u))
+    g_q = g_uss - g_us * g_us / np.maximum(g_u, _EPS)  # Cochran's Q per group
+    g_c = g_u - g_uu / np.maximum(g_u, _EPS)
+    g_df = np.maximum(g_n - 1.0, 0.0)
+    pq, pc, pdf = (x[:, 0::2].sum(axis=1, keepdims=True) for x in (g_q, g_c, g_df))
     floor = 0.01 * design.outcome.slope_sd**2 + 1e-4
-    sig_b2 = np.maximum(var_s - noise, floor)  # (S, R): regimen r's active arm
-    sig_b2_pl = np.maximum(  # all placebo patients: the controls' variance
-        p_rr[:, 0] / np.maximum(p_n[:, 0] - n_pg[:, 0], 1.0)
-        - sig_e2 * p_ix[:, 0] / np.maximum(p_n[:, 0], 1.0),
-        floor,
+    sig_b2 = np.maximum(  # (S, R): regimen r's active arm
+        (g_q[:, 1::2] + pq - g_df[:, 1::2] - pdf) / np.maximum(g_c[:, 1::2] + pc, _EPS), floor
     )
+    sig_b2_pl = np.maximum((pq - pdf)[:, 0] / np.maximum(pc[:, 0], _EPS), floor)
     # weights: an active patient with its regimen's variance, a placebo patient with the
     # placebo variance (one weight per patient, whichever regimen it serves as control)
     e2 = sig_e2[:, None] * inv_sxx
