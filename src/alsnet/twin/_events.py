@@ -251,7 +251,18 @@ def fit_weibull_ph(
     exposure = float(np.sum(time - entry)) or 1.0
     if ones.any():
         start[1 + int(np.argmax(ones))] = np.log(d.sum() / exposure)
-    res = minimize(negll, start, jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
+    # the Weibull shape is kept in [0.1, 20] and the shared-parameter coefficients in
+    # [-20, 20] (per unit of log D50 / log dx): with few events (tens of patients) the
+    # likelihood can otherwise run off to a degenerate step-function hazard
+    bounds = [(np.log(0.1), np.log(20.0))] + [(None, None)] * p + [(-20.0, 20.0)] * q
+    res = minimize(
+        negll,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": max_iter},
+    )
     if not res.success:
         logger.warning("fit_weibull_ph: optimiser stopped early (%s)", res.message)
     k, beta, gamma = _split(res.x, p)

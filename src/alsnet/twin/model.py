@@ -634,7 +634,8 @@ class _Conditioned:
             return None
         ev, tm = self.events, self.times
         # endpoint before the first contact: last_alive < entry, no weighting
-        span = ev.cumhaz(tm.last_alive[lo:hi], 0.0) - ev.cumhaz(tm.entry[lo:hi], 0.0)
+        with np.errstate(over="ignore", invalid="ignore"):  # degenerate fits: inf / nan
+            span = ev.cumhaz(tm.last_alive[lo:hi], 0.0) - ev.cumhaz(tm.entry[lo:hi], 0.0)
         span = np.maximum(span, 0.0)
         return span if np.any(span > 0) else None
 
@@ -646,7 +647,8 @@ class _Conditioned:
         assert self.events is not None and self.eta0 is not None
         g = self.events.gamma
         eta = self.eta0[lo:hi, None] + g[0] * a + g[1] * b
-        return np.asarray(-span[:, None] * np.exp(eta))
+        with np.errstate(over="ignore", invalid="ignore"):  # degenerate fits: inf / nan
+            return np.asarray(-span[:, None] * np.exp(eta))
 
 
 class _Nodes:
@@ -942,7 +944,18 @@ class TwinModel:
             ll *= ll
             logp = logp + np.asarray(_member(rows, k) @ ll) * (-0.5 / c.sigma**2)
         logw = logp - logq
-        w = np.exp(logw - logw.max(axis=1, keepdims=True))
+        logw[~np.isfinite(logw)] = -np.inf  # a draw of zero (or undefined) posterior density
+        top = logw.max(axis=1, keepdims=True)
+        none = ~np.isfinite(top[:, 0])
+        if none.any():  # documented fallback: keep the Laplace proposal for these patients
+            logger.warning(
+                "twin: %d patient(s) with no draw of positive posterior weight (degenerate "
+                "model?); their forecasts use the Laplace approximation",
+                int(none.sum()),
+            )
+            logw[none] = 0.0  # uniform weights: the proposal's own draws
+            top[none, 0] = 0.0
+        w = np.exp(logw - top)
         cw = np.cumsum(w, axis=1)
         cw /= cw[:, -1:]
         cw[:, -1] = 1.0
