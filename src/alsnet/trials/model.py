@@ -1,17 +1,31 @@
 """HEALEY-style Bayesian shared-parameter DRR model on patient-level data.
 
-Model (patient ``i``, visit ``j``; time ``t_ij`` in months since randomisation)::
+Model (patient ``i``, visit ``j``; time ``t_ij`` in months since randomisation), default
+``slope_effect="mean"``::
 
-    y_ij  = a_i - b_i * exp(theta * active_i + rho[period_i]) * t_ij + e_ij,
-    a_i ~ N(alpha, sigma_a^2),  b_i ~ N(mu_b, sigma_b^2),  e_ij ~ N(0, sigma_e^2)
+    y_ij  = a_i - (mu_b * exp(theta * active_i + rho[period_i]) + u_i) * t_ij + e_ij,
+    a_i ~ N(alpha, sigma_a^2),  u_i ~ N(0, sigma_b^2),  e_ij ~ N(0, sigma_e^2)
     event hazard  lambda_i = lambda_0 * exp(theta * active_i)   (exponential)
 
-``y`` is the ALSFRS-R total (points), ``b_i`` the patient's decline (points/month, positive =
-decline), ``DRR = exp(theta)`` the disease-progression rate ratio that scales both the
-ALSFRS-R slope and the event (death or permanent ventilation) hazard of the active arm, and
-``rho`` a calendar-time step (period) effect on the slope with ``rho[0] = 0`` and a Gaussian
-random walk ``rho[d] ~ N(rho[d-1], period_sd^2)``: it lets non-concurrent controls (randomised
-in other periods) be used without the bias of a drifting population.
+``y`` is the ALSFRS-R total (points), ``mu_b`` the mean decline of a control patient
+(points/month, positive = decline), ``u_i`` the patient's deviation from the mean decline of
+its arm and period (points/month; *not* scaled by the DRR), ``DRR = exp(theta)`` the
+disease-progression rate ratio that scales both the *mean* ALSFRS-R slope and the event (death
+or permanent ventilation) hazard of the active arm, and ``rho`` a calendar-time step (period)
+effect on the mean slope with ``rho[0] = 0`` and a Gaussian random walk
+``rho[d] ~ N(rho[d-1], period_sd^2)``: it lets non-concurrent controls (randomised in other
+periods) be used without the bias of a drifting population.
+
+``slope_effect="patient"`` is the literal form of HEALEY's ``beta_i exp(theta)``: a patient's
+whole slope ``b_i ~ N(mu_b, sigma_b^2)`` is multiplied, ``y_ij = a_i - b_i exp(theta active_i +
+rho[period_i]) t_ij + e_ij``, so the DRR also scales the between-patient SD of the active
+slopes and the fit reads the DRR from the spread as well as from the mean. That makes the
+estimate depend on an untestable assumption about how a treatment changes the spread: when
+the truth is an additive shift of every active slope (HEALEY's SAP simulations; spread
+unchanged), it is biased towards 1 (log DRR -0.16 for a true mean-slope ratio of -0.35 in
+``benchmarks/eval_trial_fast_vs_full.py``); when the truth is multiplicative it is more precise
+than the mean model. The default ``"mean"`` reads the DRR from the mean slope (and the hazard)
+only, and is unbiased for the mean-slope ratio under either truth (``tests/trials/test_model.py``).
 
 Priors (HEALEY master SAP, see reference/platform-trials.md §1): ``DRR ~ U(0, 2)``,
 ``mu_b ~ N(1, 1)``, ``sigma_b ~ U(0, 2)``, ``sigma_e ~ U(0, 4)``, ``lambda_0 ~ Gamma(0.01, 1)``
@@ -22,13 +36,14 @@ Two fits:
 
 - :func:`fit_drr_laplace` (fast, no sampling): the intercepts ``a_i`` are integrated out
   exactly under a flat prior (which leaves each patient's OLS slope ``s_i`` and residual sum of
-  squares), the slopes ``b_i`` analytically (``s_i ~ N(-mu_b m_i, sigma_b^2 m_i^2 +
-  sigma_e^2 / Sxx_i)``), and the posterior of the remaining parameters is approximated by a
-  Gaussian at its mode (Laplace; analytic gradient, BFGS, finite-difference Hessian). Every
-  per-patient quantity is a vectorised numpy expression. The upper bounds of the uniform
-  priors (DRR < 2, sigma_b < 2, sigma_e < 4) are not enforced by this fit; they are far from
-  the mode for ALSFRS-R data.
-- :func:`fit_drr_mcmc`: the full model with latent ``a_i`` and ``b_i`` sampled by NUTS in
+  squares), the slope deviations analytically (``s_i ~ N(-mu_b m_i, sigma_b^2 + sigma_e^2 /
+  Sxx_i)``, ``m_i = exp(theta active_i + rho[period_i])``; ``sigma_b^2 m_i^2`` in place of
+  ``sigma_b^2`` with ``slope_effect="patient"``), and the posterior of the remaining
+  parameters is approximated by a Gaussian at its mode (Laplace; analytic gradient, BFGS,
+  finite-difference Hessian). Every per-patient quantity is a vectorised numpy expression.
+  The upper bounds of the uniform priors (DRR < 2, sigma_b < 2, sigma_e < 4) are not
+  enforced by this fit; they are far from the mode for ALSFRS-R data.
+- :func:`fit_drr_mcmc`: the full model with latent ``a_i`` and slopes sampled by NUTS in
   NumPyro (optional extra ``bayes``: ``pip install 'alsnet[bayes]'``).
 
 Both return a :class:`DrrPosterior`.
@@ -61,6 +76,19 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
+
+#: what the DRR multiplies: the mean slope (default) or every patient's slope (HEALEY's literal
+#: ``beta_i exp(theta)``, which also scales the between-patient SD of the active slopes)
+SLOPE_EFFECTS = ("mean", "patient")
+
+
+def _check_slope_effect(slope_effect: str) -> bool:
+    """Validate ``slope_effect``; True when the DRR scales every patient's slope."""
+    if slope_effect not in SLOPE_EFFECTS:
+        raise TrialDesignError(
+            f"slope_effect: must be one of {SLOPE_EFFECTS}, got {slope_effect!r}"
+        )
+    return slope_effect == "patient"
 
 
 @dataclass(frozen=True)
@@ -191,7 +219,12 @@ class DrrPosterior:
     draws : ndarray or None
         MCMC draws of the DRR (``None`` for the Laplace fit).
     diagnostics : dict
-        MCMC: ``r_hat`` and ``ess`` of the DRR, ``divergences``; Laplace: ``iterations``.
+        MCMC: ``r_hat`` and ``ess`` of the DRR, ``divergences``; Laplace: ``iterations`` and
+        ``bounded`` (1 when the mode needed the prior bound ``DRR < 2``, see
+        :func:`fit_drr_laplace`).
+    slope_effect : str
+        What the DRR multiplies: ``"mean"`` (the mean slope; default) or ``"patient"``
+        (every patient's slope), see the module docstring.
     """
 
     method: str
@@ -205,6 +238,7 @@ class DrrPosterior:
     params: dict[str, Any] = field(default_factory=dict)
     draws: FloatArray | None = None
     diagnostics: dict[str, float] = field(default_factory=dict)
+    slope_effect: str = "mean"
 
     def pr_below(self, c: float) -> float:
         """Posterior probability ``Pr(DRR < c)``."""
@@ -235,6 +269,7 @@ class DrrPosterior:
         """Plain-JSON form (no draws)."""
         return {
             "method": self.method,
+            "slope_effect": self.slope_effect,
             "drr_mean": self.drr_mean,
             "drr_ci": list(self.drr_ci),
             "log_drr_mean": self.log_drr_mean,
@@ -297,6 +332,7 @@ class _Problem:
     event: FloatArray
     expo: FloatArray
     period_sd: float
+    patient_effect: bool = False  # slope_effect == "patient": the DRR also scales sigma_b
 
     # parameter vector: [theta, mu_b, log sigma_b, log sigma_e, log lambda0, rho_1..rho_{D-1}]
     def logpost_grad(self, x: FloatArray) -> tuple[float, FloatArray]:
@@ -310,17 +346,19 @@ class _Problem:
         m = np.exp(eta)
         inv_sxx = np.where(h, 1.0 / np.where(h, s.sxx, 1.0), 0.0)
         mu = -mu_b * m
-        v = sb2 * m * m + se2 * inv_sxx
+        # between-patient slope variance: sigma_b^2 (mean model) or sigma_b^2 m^2 (patient)
+        vb = sb2 * m * m if self.patient_effect else np.full_like(m, sb2)
+        v = vb + se2 * inv_sxx
         v = np.where(h, v, 1.0)
         r = np.where(h, s.slope - mu, 0.0)
         lp = float(np.sum(np.where(h, -0.5 * np.log(v) - 0.5 * r * r / v, 0.0)))
         dmu = r / v
         dv = np.where(h, -0.5 / v + 0.5 * r * r / (v * v), 0.0)
-        g_eta = dmu * mu + dv * 2.0 * sb2 * m * m
+        g_eta = dmu * mu + (dv * 2.0 * vb if self.patient_effect else 0.0)
         g = np.zeros_like(x)
         g[0] = float(np.sum(self.act * g_eta))
         g[1] = float(np.sum(dmu * -m))
-        g[2] = float(np.sum(dv * 2.0 * sb2 * m * m))
+        g[2] = float(np.sum(dv * 2.0 * vb))
         g[3] = float(np.sum(dv * 2.0 * se2 * inv_sxx))
         # residual sums of squares (k - 2 degrees of freedom per patient)
         dof = np.where(h, s.k - 2.0, 0.0).sum()
@@ -356,6 +394,24 @@ class _Problem:
         return lp, g
 
 
+def _logpost_bounded(prob: _Problem, x: FloatArray) -> tuple[float, FloatArray]:
+    """Log posterior and gradient with ``x[0] = z``, ``DRR = 2 logistic(z)`` (``DRR < 2``).
+
+    The same posterior as :meth:`_Problem.logpost_grad` with the prior's upper bound
+    ``DRR < 2`` built in: on this scale the ``U(0, 2)`` density with its Jacobian is
+    ``logistic(z) logistic(-z)``, i.e. the ``theta``-scale log posterior plus
+    ``log(1 - DRR/2)``.
+    """
+    z = float(x[0])
+    theta = math.log(2.0) - float(np.logaddexp(0.0, -z))
+    xt = x.copy()
+    xt[0] = theta
+    lp, g = prob.logpost_grad(xt)
+    lp += -float(np.logaddexp(0.0, z))  # log(1 - DRR/2) = log logistic(-z)
+    g[0] = g[0] * float(special.expit(-z)) - float(special.expit(z))
+    return lp, g
+
+
 def _hessian(fun: Any, x: FloatArray, step: float = 1e-5) -> FloatArray:
     """Central finite-difference Hessian from an analytic gradient (symmetrised)."""
     d = x.size
@@ -389,7 +445,9 @@ def _start(data: DrrData, s: _Summaries, n_per: int) -> FloatArray:
     )
 
 
-def fit_drr_laplace(data: DrrData, *, period_sd: float = 0.5) -> DrrPosterior:
+def fit_drr_laplace(
+    data: DrrData, *, period_sd: float = 0.5, slope_effect: str = "mean"
+) -> DrrPosterior:
     """Fit the DRR model by a Laplace approximation (fast; see the module docstring).
 
     Parameters
@@ -399,6 +457,10 @@ def fit_drr_laplace(data: DrrData, *, period_sd: float = 0.5) -> DrrPosterior:
     period_sd : float, default 0.5
         SD of the calendar-period random walk of ``rho`` (log slope ratio per period step);
         unused with a single period.
+    slope_effect : {"mean", "patient"}, default "mean"
+        What the DRR multiplies: the mean ALSFRS-R slope (between-patient SD of the slopes
+        unchanged) or every patient's slope (HEALEY's literal ``beta_i exp(theta)``; the SD is
+        scaled too). See the module docstring.
 
     Returns
     -------
@@ -408,9 +470,18 @@ def fit_drr_laplace(data: DrrData, *, period_sd: float = 0.5) -> DrrPosterior:
     Raises
     ------
     TrialDesignError
-        Fewer than 2 patients with >= 2 visits in an arm.
+        Fewer than 2 patients with >= 2 visits in an arm; bad ``period_sd`` or
+        ``slope_effect``.
     ConvergenceError
         The optimiser failed.
+
+    Notes
+    -----
+    The mode is searched on the ``log DRR`` scale without the prior's upper bound ``DRR < 2``.
+    If it lies outside (or the search diverges: with few patients and no events the mean model's
+    posterior without the bound is improper, ``theta -> inf`` with ``mu_b -> 0``), the fit is
+    redone on the scale ``DRR = 2 logistic(z)``, where the bound holds, and the Gaussian in ``z``
+    is carried to ``log DRR`` by the delta method (``diagnostics["bounded"] = 1``).
 
     Examples
     --------
@@ -421,6 +492,7 @@ def fit_drr_laplace(data: DrrData, *, period_sd: float = 0.5) -> DrrPosterior:
     """
     if period_sd <= 0:
         raise TrialDesignError(f"period_sd: must be > 0, got {period_sd:g}")
+    patient_effect = _check_slope_effect(slope_effect)
     s = _summaries(data)
     for label, mask in (("active", data.active), ("control", ~data.active)):
         if int(np.sum(s.has2 & mask)) < 2:
@@ -436,21 +508,44 @@ def fit_drr_laplace(data: DrrData, *, period_sd: float = 0.5) -> DrrPosterior:
         event=data.event.astype(np.float64),
         expo=data.exposure_months,
         period_sd=period_sd,
+        patient_effect=patient_effect,
     )
 
     def negf(x: FloatArray) -> tuple[float, FloatArray]:
         lp, g = prob.logpost_grad(x)
         return -lp, -g
 
-    x0 = _start(data, s, n_per)
-    res = optimize.minimize(negf, x0, jac=True, method="BFGS", options={"maxiter": 1000})
-    if not (res.success or np.max(np.abs(res.jac)) < 1e-3):
+    def negf_bounded(x: FloatArray) -> tuple[float, FloatArray]:
+        lp, g = _logpost_bounded(prob, x)
+        return -lp, -g
+
+    def converged(r: optimize.OptimizeResult) -> bool:
+        return bool(np.all(np.isfinite(r.x)) and (r.success or np.max(np.abs(r.jac)) < 1e-3))
+
+    x0 = _start(data, s, n_per)  # theta = 0 (and z = 0): DRR 1
+    res: optimize.OptimizeResult | None = None
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging search: see below
+            res = optimize.minimize(negf, x0, jac=True, method="BFGS", options={"maxiter": 1000})
+    except OverflowError:
+        res = None
+    bounded = res is None or not (converged(res) and res.x[0] < math.log(2.0))
+    if bounded:
+        try:
+            res = optimize.minimize(
+                negf_bounded, x0, jac=True, method="BFGS", options={"maxiter": 1000}
+            )
+        except OverflowError:
+            raise ConvergenceError("DRR Laplace fit diverged (overflow)") from None
+    assert res is not None
+    if not converged(res):
         raise ConvergenceError(
             f"DRR Laplace fit did not converge ({res.message}). Check: 1) both arms have "
             "patients with >= 2 ALSFRS-R visits; 2) controls decline on average."
         )
     x = np.asarray(res.x, dtype=np.float64)
-    hess = -_hessian(prob.logpost_grad, x)
+    fun = (lambda v: _logpost_bounded(prob, v)) if bounded else prob.logpost_grad
+    hess = -_hessian(fun, x)
     try:
         cov = np.linalg.inv(hess)
     except np.linalg.LinAlgError:
@@ -458,6 +553,10 @@ def fit_drr_laplace(data: DrrData, *, period_sd: float = 0.5) -> DrrPosterior:
     var = float(cov[0, 0])
     if not (math.isfinite(var) and var > 0):
         raise ConvergenceError("DRR Laplace fit: the Hessian at the mode is not negative definite")
+    if bounded:  # delta method from z to theta = log 2 - log(1 + e^-z)
+        zz = float(x[0])
+        x[0] = math.log(2.0) - float(np.logaddexp(0.0, -zz))
+        var *= float(special.expit(-zz)) ** 2
     m, sd = float(x[0]), math.sqrt(var)
     z = 1.959963984540054
     rho = [0.0, *map(float, x[5:])]
@@ -477,7 +576,8 @@ def fit_drr_laplace(data: DrrData, *, period_sd: float = 0.5) -> DrrPosterior:
             "lambda0": math.exp(x[4]),
             "rho": rho,
         },
-        diagnostics={"iterations": float(res.nit)},
+        diagnostics={"iterations": float(res.nit), "bounded": float(bounded)},
+        slope_effect=slope_effect,
     )
 
 
@@ -492,8 +592,12 @@ def _numpyro_model(
     y_shift: float,
     n_periods: int,
     period_sd: float,
+    patient_effect: bool = False,
 ) -> None:
     """Full DRR model with latent slopes; intercepts integrated out exactly.
+
+    ``patient_effect``: the DRR scales every patient's slope (``slope_effect="patient"``),
+    otherwise only the mean slope.
 
     With ``a_i ~ N(alpha, sigma_a^2)`` the visits of patient ``i`` given ``b_i`` are
     ``N(alpha 1 - beta_i t_i, sigma_e^2 I + sigma_a^2 J)`` (``beta_i = b_i m_i``); its log
@@ -522,10 +626,12 @@ def _numpyro_model(
     else:
         rho = jnp.zeros(1)
     m = jnp.exp(theta * active + rho[period])
+    # mean model: beta_i = mu_b m_i + u_i, u_i ~ N(0, sigma_b^2); patient model:
+    # beta_i = b_i m_i with b_i ~ N(mu_b, sigma_b^2). Either way beta_i is sampled on the
+    # observed scale, so a change of the DRR does not force every active latent slope to move
+    sd_beta = sigma_b * m if patient_effect else sigma_b * jnp.ones_like(m)
     with numpyro.plate("patients", n):
-        # beta_i = b_i m_i sampled on the observed scale (b_i ~ N(mu_b, sigma_b^2)), so a
-        # change of the DRR does not force every active patient's latent slope to move
-        beta = numpyro.sample("beta", dist.Normal(mu_b * m, sigma_b * m))
+        beta = numpyro.sample("beta", dist.Normal(mu_b * m, sd_beta))
     st, sy, stt, sty, syy = sums
     # r_ij = y_ij - alpha + beta_i t_ij
     s_r = sy - k * alpha + beta * st
@@ -547,6 +653,7 @@ def fit_drr_mcmc(
     num_samples: int = 500,
     seed: int = 0,
     period_sd: float = 0.5,
+    slope_effect: str = "mean",
 ) -> DrrPosterior:
     """Fit the full DRR model by NUTS in NumPyro (latent patient intercepts and slopes).
 
@@ -560,6 +667,8 @@ def fit_drr_mcmc(
         PRNG seed of the sampler.
     period_sd : float, default 0.5
         SD of the calendar-period random walk (as in :func:`fit_drr_laplace`).
+    slope_effect : {"mean", "patient"}, default "mean"
+        What the DRR multiplies (as in :func:`fit_drr_laplace`).
 
     Returns
     -------
@@ -570,7 +679,10 @@ def fit_drr_mcmc(
     ------
     ImportError
         NumPyro/JAX are not installed (``pip install 'alsnet[bayes]'``).
+    TrialDesignError
+        Bad ``slope_effect``.
     """
+    patient_effect = _check_slope_effect(slope_effect)
     try:
         import jax
         import numpyro
@@ -616,6 +728,7 @@ def fit_drr_mcmc(
         y_shift,
         data.n_periods,
         period_sd,
+        patient_effect,
         extra_fields=("diverging",),
     )
     del numpyro  # imported above only to fail early when NumPyro is missing
@@ -650,6 +763,7 @@ def fit_drr_mcmc(
         },
         draws=draws,
         diagnostics={"r_hat": r_hat, "ess": ess, "divergences": float(div)},
+        slope_effect=slope_effect,
     )
 
 
@@ -671,6 +785,7 @@ def simulate_drr_data(
     visit_weeks: Sequence[float] = (0, 4, 8, 12, 16, 20, 24),
     period: ArrayLike | None = None,
     period_slope: Sequence[float] | None = None,
+    effect: str = "multiplicative",
 ) -> DrrData:
     """Simulate one two-arm data set from the DRR model (for tests, demos and checks).
 
@@ -679,7 +794,8 @@ def simulate_drr_data(
     n_active, n_control : int
         Patients per arm (active first in the output).
     drr : float
-        True DRR: multiplies an active patient's slope.
+        True DRR: the ratio of the mean ALSFRS-R slopes, active / control (and the default
+        hazard ratio); how it is applied to each active patient is set by ``effect``.
     rng : numpy.random.Generator
         Source of randomness.
     hazard_ratio : float, optional
@@ -696,18 +812,29 @@ def simulate_drr_data(
         Calendar period of each patient (default: all 0).
     period_slope : sequence of float, optional
         Multiplier of every patient's slope by period (calendar-time drift; default 1).
+    effect : {"multiplicative", "additive"}, default "multiplicative"
+        ``"multiplicative"``: an active patient's slope is ``drr`` times a control-like slope
+        (its between-patient SD shrinks by ``drr`` too; alsnet's trial simulator);
+        ``"additive"``: ``(drr - 1) * slope_mean`` (times the period multiplier) is added to
+        every active slope, so the mean ratio is ``drr`` and the SD is unchanged (HEALEY SAP
+        simulations).
 
     Returns
     -------
     DrrData
     """
+    if effect not in ("multiplicative", "additive"):
+        raise TrialDesignError(f"effect: must be 'multiplicative' or 'additive', got {effect!r}")
     n = n_active + n_control
     active = np.arange(n) < n_active
     per = np.zeros(n, dtype=np.int64) if period is None else np.asarray(period, dtype=np.int64)
     mult = np.ones(int(per.max()) + 1) if period_slope is None else np.asarray(period_slope)
     t = np.asarray(visit_weeks, dtype=np.float64) * WEEKS_TO_MONTHS
     b = (slope_mean + slope_sd * rng.standard_normal(n)) * mult[per]
-    b = np.where(active, b * drr, b)
+    if effect == "multiplicative":
+        b = np.where(active, b * drr, b)
+    else:
+        b = np.where(active, b + (drr - 1.0) * slope_mean * mult[per], b)
     a = intercept_mean + intercept_sd * rng.standard_normal(n)
     y = a[:, None] + b[:, None] * t[None, :] + residual_sd * rng.standard_normal((n, t.size))
     hr = drr if hazard_ratio is None else hazard_ratio
