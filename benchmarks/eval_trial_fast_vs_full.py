@@ -11,22 +11,27 @@ patient-level draws (:func:`alsnet.trials.simulate._draw_block`, the same blocks
   death by inverse variance, normal posterior), concurrent controls (what the simulator does);
   ``fast-own``: the same with the regimen's own placebo only;
 - ``mean-flat`` / ``mean-conc``: a likelihood (Laplace) version of the same mean model: the
-  shared-parameter model of :mod:`alsnet.trials.model` with the DRR on the *mean* slope and the
-  hazard only (between-patient slope SD not scaled by the DRR), flat prior on log DRR /
-  HEALEY's ``DRR ~ U(0, 2)`` (written here, :func:`_fit_mean_only`);
-- ``full-*``: the full shared-parameter DRR model as alsnet fits it
-  (:func:`alsnet.trials.model.fit_drr_laplace`: a patient's slope ``b_i DRR``, so the DRR scales
-  the slope's mean *and* its between-patient SD, as in HEALEY's ``beta_i exp(theta)``; HEALEY
-  priors) with own placebo only, concurrent controls, all placebo with the live analysis's
+  shared-parameter model with the DRR on the *mean* slope and the hazard only (between-patient
+  slope SD not scaled by the DRR), flat prior on log DRR / HEALEY's ``DRR ~ U(0, 2)`` (written
+  here, :func:`_fit_mean_only`; ``mean-conc`` is an independent implementation of
+  ``full-conc``, so the two agree up to optimiser tolerance);
+- ``full-*``: the full shared-parameter DRR model as the live analysis fits it
+  (:func:`alsnet.trials.model.fit_drr_laplace`, default ``slope_effect="mean"``: the DRR scales
+  the mean slope and the hazard; HEALEY priors) with own placebo only, concurrent controls,
+  all placebo with the live analysis's
   calendar-period random walk (periods cut where a regimen starts or stops enrolling,
   :func:`alsnet.trials.analyse._periods`; SD 0.5), and all placebo with a regimen (population)
   effect (``rho`` indexed by the regimen a control was randomised in, a random walk over A, B, C
-  in entry order with SD ``--regimen-sd``: a stand-in for HEALEY's ``eta_r``).
+  in entry order with SD ``--regimen-sd``: a stand-in for HEALEY's ``eta_r``);
+- ``patient-conc``: ``fit_drr_laplace(slope_effect="patient")``, concurrent controls: a patient's
+  slope ``b_i DRR`` (HEALEY's literal ``beta_i exp(theta)``), so the DRR scales the slope's mean
+  *and* its between-patient SD (the live analysis's model before the mean-slope default).
 
-Each scenario is drawn twice from the same random numbers: ``multiplicative`` (alsnet's
-simulator: an active patient's slope is ``DRR x b_i``, so its between-patient SD shrinks too)
-and ``additive`` (the SAP's simulations: ``(DRR - 1) x mean slope`` added to every active
-slope; same mean, SD unchanged).
+Each scenario is drawn twice from the same random numbers, whatever the design's
+``outcome.treatment_effect``: ``multiplicative`` (an active patient's slope is ``DRR x b_i``,
+so its between-patient SD shrinks too) and ``additive`` (the SAP's simulations and the
+``healey`` example: ``(DRR - 1) x mean slope`` added to every active slope; same mean, SD
+unchanged).
 
 Success: ``Pr(DRR < 1) > 0.979`` (the design's threshold), and at each analysis's own threshold
 calibrated to one-sided type I ``--alpha`` on ``--null-sims`` null trials (same seeds). Interim
@@ -56,9 +61,10 @@ about 2-6 min per 1,000 trials): P(success) at 0.979, fast with multiplicative /
 draws vs published: slow30 0.808 / 0.743 vs 0.77, function only 0.773 / 0.702 vs 0.72, survival
 harm 0.735 / 0.667 vs 0.68, 3 months apart 0.711 / 0.654 vs 0.67, 6 months apart 0.639 / 0.575
 vs 0.56 (multiplicative - additive +5.7 to +7.1 points, paired SE 0.008); null 0.025 (fast,
-null-calibrated threshold 0.9780). The full model: 0.836-0.977 (multiplicative) and
-0.260-0.394 (additive, mean log DRR -0.158 for a mean slope ratio of -0.354). See
-docs/trials.md "Fast vs full analysis".
+null-calibrated threshold 0.9780). The patient-slope model (``patient-conc``; the full model
+before the mean-slope default, cache version 1): 0.836-0.977 (multiplicative) and 0.260-0.394
+(additive, mean log DRR -0.158 for a mean slope ratio of -0.354). The mean-slope full model:
+see docs/trials.md "Fast vs full analysis".
 """
 
 from __future__ import annotations
@@ -105,7 +111,7 @@ PUBLISHED = {
 }
 
 #: bump when the per-trial results change meaning (invalidates ``--cache`` files)
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 #: analyses: label -> description (column order of the table)
 METHODS = {
@@ -117,6 +123,7 @@ METHODS = {
     "full-conc": "full model, concurrent controls, no time adjustment",
     "full-period": "full model, all placebo, calendar-period random walk (SD 0.5)",
     "full-regimen": "full model, all placebo, regimen effect (random walk over regimens)",
+    "patient-conc": "DRR on every patient's slope (slope_effect='patient'), concurrent controls",
 }
 
 #: how the treatment effect is drawn: alsnet's simulator multiplies an active patient's slope
@@ -138,9 +145,14 @@ def _draws(
     """The simulator's draws of ``n_sims`` trials (same blocks/seeds as ``simulate``).
 
     ``effect="additive"`` uses the same random numbers with the slope DRR removed from the draw
-    and ``(DRR - 1) * mean slope`` added to every active patient's slope instead.
+    and ``(DRR - 1) * mean slope`` added to every active patient's slope instead. The design's
+    own ``outcome.treatment_effect`` (``additive`` in the ``healey`` example) is overridden for
+    the draws; the reference run of the simulator with interims uses ``effect``.
     """
-    des, sc, _ = _prepare(design, scenario, None, None, None)
+    mult = dataclasses.replace(
+        design, outcome=dataclasses.replace(design.outcome, treatment_effect="multiplicative")
+    )
+    des, sc, _ = _prepare(mult, scenario, None, None, None)
     sched = enrolment_schedule(des)
     seeds, sizes = spawn_blocks(n_sims, seed, BLOCK_SIZE)
     draw_sc = sc
@@ -169,8 +181,11 @@ def _draws(
             cty=oc.cty + d * ctt,
             cyy=oc.cyy + 2.0 * d * oc.cty + d * d * ctt,
         )
-    # the simulator proper (with interims; multiplicative draws) on the same seeds, for reference
-    sim = _run_chunk(des, sc, None, False, list(seeds), list(sizes))
+    # the simulator proper (with interims; draws as ``effect``) on the same seeds, for reference
+    des_eff = dataclasses.replace(
+        des, outcome=dataclasses.replace(des.outcome, treatment_effect=effect)
+    )
+    sim = _run_chunk(des_eff, sc, None, False, list(seeds), list(sizes))
     return des, oc, sim
 
 
@@ -269,7 +284,7 @@ def _full(
     fits = {
         m: _Fit(np.full(n_s, np.nan), np.full(n_s, np.nan), np.zeros(n_s))
         for m in METHODS
-        if m.startswith(("full", "mean"))
+        if m.startswith(("full", "mean", "patient"))
     }
     fails = 0
     for i in range(n_s):
@@ -283,6 +298,7 @@ def _full(
             "full-conc": (act | (plc & conc), None),
             "full-period": (act | plc, "calendar"),
             "full-regimen": (act | plc, regimen_sd),
+            "patient-conc": (act | (plc & conc), "patient"),
         }
         for label, (rows_mask, adj) in sets.items():
             rows = np.flatnonzero(rows_mask)
@@ -309,6 +325,9 @@ def _full(
             try:
                 if adj in ("mean", "flat"):
                     f.est[i], f.sd[i] = _fit_mean_only(data, flat=adj == "flat")
+                elif adj == "patient":
+                    post = fit_drr_laplace(data, slope_effect="patient")
+                    f.est[i], f.sd[i] = post.log_drr_mean, post.log_drr_sd
                 else:
                     post = fit_drr_laplace(data, period_sd=psd)
                     f.est[i], f.sd[i] = post.log_drr_mean, post.log_drr_sd
