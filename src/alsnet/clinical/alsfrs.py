@@ -85,6 +85,25 @@ def alsfrs_scores(visits: pd.DataFrame) -> pd.DataFrame:
     return scores_from_items(item_arrays(visits), visits)
 
 
+def _instrument_flags(instrument: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each visit is ALSFRS-R / original ALSFRS by its ``instrument`` cell.
+
+    As :func:`~alsnet.clinical._items.text_equals` with ``"alsfrs_r"`` and
+    ``"alsfrs"`` (stripped, lower-cased; NA = neither), but cells spelled exactly
+    like that (the canonical form) are recognised by one vectorised comparison;
+    only the other cells are normalised.
+    """
+    cells = instrument.to_numpy(dtype=object, na_value="")
+    is_r = np.asarray(cells == "alsfrs_r", dtype=bool)
+    is_o = np.asarray(cells == "alsfrs", dtype=bool)
+    rest = np.flatnonzero(~(is_r | is_o))
+    if rest.size:
+        other = instrument.iloc[rest]
+        is_r[rest] = text_equals(other, "alsfrs_r")
+        is_o[rest] = text_equals(other, "alsfrs")
+    return is_r, is_o
+
+
 def scores_from_items(it: dict[str, np.ndarray], visits: pd.DataFrame) -> pd.DataFrame:
     """:func:`alsfrs_scores` on item arrays already read from ``visits``."""
     n = len(visits)
@@ -98,8 +117,7 @@ def scores_from_items(it: dict[str, np.ndarray], visits: pd.DataFrame) -> pd.Dat
     shared = bulbar + fine + gross
     has_instrument = "instrument" in visits.columns
     if has_instrument:
-        is_r = text_equals(visits["instrument"], "alsfrs_r")
-        is_o = text_equals(visits["instrument"], "alsfrs")
+        is_r, is_o = _instrument_flags(visits["instrument"])
     else:
         r_items = ~np.isnan(it["q10"]) & ~np.isnan(it["q11"]) & ~np.isnan(it["q12"])
         no_r = np.isnan(it["q10"]) & np.isnan(it["q11"]) & np.isnan(it["q12"])

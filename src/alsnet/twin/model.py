@@ -616,6 +616,29 @@ class _Conditioned:
         self.eta0: np.ndarray | None = None
         self.events: WeibullPH | None = None
         self._order: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        #: per FVC observation, the ALSFRS-R observation of the same visit (-1: none)
+        self.f_in_obs: np.ndarray | None = None
+        self._obs_rank: np.ndarray | None = None
+
+    def build_lookups(self) -> None:
+        """Build the row lookups (before threads share this object)."""
+        self.obs_rows(0, 0), self.fvc_rows(0, 0)
+        if self.f_in_obs is not None and self._obs_rank is None:
+            order = self._order["obs"][0]
+            rank = np.empty_like(order)
+            rank[order] = np.arange(order.size)
+            self._obs_rank = rank
+
+    def fvc_link(self, lo: int, hi: int, jf: np.ndarray) -> np.ndarray | None:
+        """For FVC rows ``jf`` of patients lo..hi-1: the position in ``obs_rows(lo, hi)``
+        of the ALSFRS-R observation on the same visit, or -1 (None: no such link)."""
+        if self.f_in_obs is None:
+            return None
+        self.build_lookups()
+        assert self._obs_rank is not None
+        p = self.f_in_obs[jf]
+        i0 = np.searchsorted(self._order["obs"][1], lo)
+        return np.where(p >= 0, self._obs_rank[p] - i0, -1)
 
     def obs_rows(self, lo: int, hi: int) -> np.ndarray:
         """ALSFRS-R observations (positions in ``idx``) of patients lo..hi-1."""
@@ -839,7 +862,7 @@ class TwinModel:
         n = len(ids)
         idx = np.zeros(0, dtype=np.int64)
         t = y = np.zeros(0)
-        code = None
+        code = ok_a = None
         if visits is not None:
             # one hash of the visits' ids; every table below is then indexed by integers
             code = ids.get_indexer(pd.Index(visits["patient_id"]))
@@ -847,6 +870,8 @@ class TwinModel:
             idx = code[ok]
             if (idx < 0).any():  # visits of patients not in the patients table
                 t, y, idx = t[idx >= 0], y[idx >= 0], idx[idx >= 0]
+                ok &= code >= 0
+            ok_a = ok
         m, first_y = _first_visit(idx, t, y, n)
         raw = _covariate_frame(pats, m, first_y)[list(self.covariates)]
         x = self._design(raw)
@@ -875,6 +900,12 @@ class TwinModel:
                 if idx_f.size:
                     c.idx_f, c.t_f, c.y_f = idx_f, t_f, y_f
                     c.n_obs_f = np.bincount(idx_f, minlength=n)
+                    if ok_a is not None and idx.size:
+                        # FVC on an ALSFRS-R visit: same patient and month (its sigmoid
+                        # value at the quadrature nodes is computed once)
+                        rows_f = np.flatnonzero(ok)[keep]
+                        pos_a = np.cumsum(ok_a) - 1
+                        c.f_in_obs = np.where(ok_a[rows_f], pos_a[rows_f], -1)
         if self.events_ is not None:
             c.events = self.events_
             diag = pats["diagnosis_day"].to_numpy(dtype="float64", na_value=np.nan)
@@ -1445,20 +1476,31 @@ class TwinModel:
             haz *= span[:, None]
             logp -= haz
         q = _Nodes(a, b, logp, None, n2)
+        rows_o = c.idx[jo] - lo
+        kept_o = _kept(c.t[jo, None], q.ea, q.eb, rows_o) if jo.size else None
         if jf.size:
             assert self.fvc_ is not None and c.mu_f is not None
             rows = c.idx_f[jf] - lo
-            lost = _kept(c.t_f[jf, None], q.ea, q.eb, rows)
+            link = c.fvc_link(lo, hi, jf) if kept_o is not None else None
+            shared = None if link is None else link >= 0
+            if kept_o is not None and link is not None and shared is not None and shared.all():
+                lost = kept_o[link]
+            elif kept_o is not None and link is not None and shared is not None and shared.any():
+                lost = np.empty((jf.size, a.shape[1]))
+                lost[shared] = kept_o[link[shared]]
+                other = ~shared
+                lost[other] = _kept(c.t_f[jf[other], None], q.ea, q.eb, rows[other])
+            else:
+                lost = _kept(c.t_f[jf, None], q.ea, q.eb, rows)
             np.subtract(1.0, lost, out=lost)
             q.st = fvc_stats(rows, lost, c.y_f[jf], k, sorted_idx=True)
             logp += fvc_loglik_nodes(q.st, c.mu_f[lo:hi], self.fvc_.cov, self.fvc_.sigma)
-        if jo.size:
-            rows = c.idx[jo] - lo
-            res = _kept(c.t[jo, None], q.ea, q.eb, rows)
+        if kept_o is not None:
+            res = kept_o
             res *= -_TOP
             res += c.y[jo, None]
             res *= res
-            logp += np.asarray(_member(rows, k, sorted_rows=True) @ res) * (-0.5 / c.sigma**2)
+            logp += np.asarray(_member(rows_o, k, sorted_rows=True) @ res) * (-0.5 / c.sigma**2)
         logp -= logp.max(axis=1, keepdims=True)
         wt = np.exp(logp, out=logp)
         wt /= wt.sum(axis=1, keepdims=True)
@@ -1530,7 +1572,7 @@ class TwinModel:
         along = self.events_.gamma if outcome == "event_free" and self.events_ else None
         table = _clipped_mean_table(self.sigma_) if outcome == "alsfrs_r_total" else None
         out = np.empty(len(grid))
-        cond.obs_rows(0, 0), cond.fvc_rows(0, 0)  # build the lookups before any thread
+        cond.build_lookups()  # before any thread
 
         def chunk(job: tuple[int, int, np.ndarray]) -> None:
             lo, hi, rows = job
