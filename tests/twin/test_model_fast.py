@@ -385,3 +385,29 @@ def test_vectorised_helpers_match_their_references() -> None:
     np.testing.assert_allclose(
         model_mod._pos_mean_var(mu, sd**2), model_mod._pos_mean(mu, sd), rtol=1e-12, atol=1e-9
     )
+
+
+@pytest.mark.parametrize("outcome", OUTCOMES)
+def test_predict_mean_shares_sigmoid_of_alsfrs_and_fvc_visits(fitted: Any, outcome: str) -> None:
+    """FVC visits with and without an ALSFRS-R total on the same row, visits shuffled."""
+    model, test = fitted
+    tabs = test.copy_tables()
+    v = tabs["visits"].sample(frac=1.0, random_state=4).reset_index(drop=True)
+    rng = np.random.default_rng(4)
+    no_alsfrs = rng.random(len(v)) < 0.3
+    items = [c for c in v.columns if c.startswith("q")] + ["total_reported"]
+    v.loc[no_alsfrs, items] = np.nan
+    v.loc[rng.random(len(v)) < 0.2, "fvc_pct"] = np.nan
+    tabs["visits"] = v
+    data = Cohort.from_tables(tabs)
+    _, _, cond = model._prepare(data, [100.0])
+    link = cond.f_in_obs
+    assert link is not None and (link < 0).any() and (link >= 0).any()
+    # a linked FVC visit is the ALSFRS-R visit of the same patient and month
+    j = np.flatnonzero(link >= 0)
+    np.testing.assert_array_equal(cond.idx_f[j], cond.idx[link[j]])
+    np.testing.assert_array_equal(cond.t_f[j], cond.t[link[j]])
+    days = [200.0, 700.0, 1500.0]
+    ref = _reference_predict_mean(model, data, days, outcome)
+    fast = model.predict_mean(data, days, outcome, chunk_size=23)
+    np.testing.assert_allclose(fast, ref, rtol=1e-9, atol=1e-12)

@@ -1576,31 +1576,38 @@ class TwinModel:
 
         def chunk(job: tuple[int, int, np.ndarray]) -> None:
             lo, hi, rows = job
+            k = hi - lo
             q = self._quadrature(cond, lo, hi, along)
+            wt, ea, eb = q.wt, q.ea, q.eb
+            moments: tuple[np.ndarray, ...] = ()
+            if outcome == "fvc_pct":
+                moments = self._fvc_moments(cond, lo, hi, q)
+            elif outcome == "event_free":
+                ea, wt = self._event_rate(cond, lo, hi, q)  # ea: hazard rate at the nodes
+            # forecast rows in blocks of at most k rows (one day of the chunk for shared
+            # days): a few (k, m) arrays stay in the CPU cache, (k, days, m) ones did not
             if n_days:
-                r = None
-                tm = month[rows[:n_days]][None, :, None]
+                blocks = [(rows[j::n_days], None, month[rows[j]]) for j in range(n_days)]
             else:
-                r = pos[rows] - lo
-                tm = month[rows, None]
+                r_all = pos[rows] - lo
+                blocks = [
+                    (rows[i : i + k], r_all[i : i + k], month[rows[i : i + k], None])
+                    for i in range(0, rows.size, k)
+                ]
+            for brows, r, tm in blocks:
 
-            def per_row(v: np.ndarray, r: np.ndarray | None = r) -> np.ndarray:
-                """Per-patient node values (k, m) broadcast to the forecast rows."""
-                return v[:, None, :] if r is None else v[r]
+                def take(v: np.ndarray, r: np.ndarray | None = r) -> np.ndarray:
+                    """Per-patient node values (k, m) for the rows of the block."""
+                    return v if r is None else v[r]
 
-            wt = q.wt
-            if outcome == "alsfrs_r_total":
-                assert table is not None
-                kept = _kept(tm, per_row(q.ea), per_row(q.eb))
-                val = _interp_unit(kept, table[1])
-            elif outcome == "fvc_pct":
-                val = self._fvc_mean(cond, lo, hi, q, tm, per_row)
-            else:
-                val, wt = self._event_free_mean(cond, lo, hi, q, tm, per_row, r)
-            if r is None:
-                out[rows] = np.einsum("kdm,km->kd", val, wt).ravel()
-            else:
-                out[rows] = np.einsum("rm,rm->r", val, wt[r])
+                if outcome == "alsfrs_r_total":
+                    assert table is not None
+                    val = _interp_unit(_kept(tm, take(ea), take(eb)), table[1])
+                elif outcome == "fvc_pct":
+                    val = self._fvc_value(_kept(tm, take(ea), take(eb)), moments, take)
+                else:
+                    val = self._event_free_value(cond, lo, take(ea), tm, r)
+                out[brows] = np.einsum("km,km->k", val, take(wt))
 
         jobs = list(_patient_chunks(pos, len(cond.ids), chunk_size))
         if threads > 1 and len(jobs) > 1:
@@ -1611,63 +1618,72 @@ class TwinModel:
                 chunk(job)
         return out
 
-    def _fvc_mean(
-        self,
-        c: _Conditioned,
-        lo: int,
-        hi: int,
-        q: _Nodes,
-        tm: np.ndarray,
-        per_row: Callable[[np.ndarray], np.ndarray],
-    ) -> np.ndarray:
-        """E[max(observed FVC, 0) | theta node] at months ``tm``, per row and node."""
+    def _fvc_moments(self, c: _Conditioned, lo: int, hi: int, q: _Nodes) -> tuple[np.ndarray, ...]:
+        """Mean and variance of an observed FVC given a theta node, as polynomials in S.
+
+        Mean ``c0 + c1 S``, variance ``v0 + v1 S + v2 S^2`` (``S``: fraction of
+        function kept); returns ``(c0, c1, v0, v1, v2)``, each (k, m), or (k, 1) when
+        no FVC visit in the chunk informs the nodes.
+        """
         assert self.fvc_ is not None and c.mu_f is not None
         st = q.st
         if st is None:  # no FVC visit in this chunk: the prior of (a_f, b_f), whatever theta
             st = fvc_stats(np.zeros(0, dtype=np.intp), np.zeros((0, 1)), np.zeros(0), hi - lo)
         ma, mb, vaa, vab, vbb = fvc_posterior(st, c.mu_f[lo:hi], self.fvc_.cov, self.fvc_.sigma)
-        # mean and variance of a_f - b_f (1 - S) + e as polynomials in S (kept fraction);
-        # (k, 1) when no FVC visit informs the nodes
-        c0, c1 = ma - mb, mb
+        # observed FVC = a_f - b_f (1 - S) + e
         v0 = vaa - 2.0 * vab + vbb + self.fvc_.sigma**2
-        v1, v2 = 2.0 * (vab - vbb), vbb
-        kept = _kept(tm, per_row(q.ea), per_row(q.eb))
-        var = per_row(v2) * kept
-        var += per_row(v1)
+        return ma - mb, mb, v0, 2.0 * (vab - vbb), vbb
+
+    @staticmethod
+    def _fvc_value(
+        kept: np.ndarray, moments: tuple[np.ndarray, ...], take: Callable[[np.ndarray], np.ndarray]
+    ) -> np.ndarray:
+        """E[max(observed FVC, 0) | theta node] (% predicted) from the kept fraction ``kept``.
+
+        ``kept`` is overwritten; ``take`` gathers the rows of the per-patient moments.
+        """
+        c0, c1, v0, v1, v2 = moments
+        var = take(v2) * kept
+        var += take(v1)
         var *= kept
-        var += per_row(v0)
-        kept *= per_row(c1)
-        kept += per_row(c0)
+        var += take(v0)
+        kept *= take(c1)
+        kept += take(c0)
         return _pos_mean_var(kept, var)
 
-    def _event_free_mean(
-        self,
-        c: _Conditioned,
-        lo: int,
-        hi: int,
-        q: _Nodes,
-        tm: np.ndarray,
-        per_row: Callable[[np.ndarray], np.ndarray],
-        r: np.ndarray | None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """P(event-free at ``tm`` | node) on the first-axis nodes, and their summed weights."""
-        assert c.times is not None and c.events is not None and c.eta0 is not None
-        ev, k = c.events, hi - lo
-        g = ev.gamma
-        a1, b1 = q.a[:, :: q.n2], q.b[:, :: q.n2]  # the hazard is constant along the 2nd axis
-        wt = q.wt.reshape(k, -1, q.n2).sum(axis=2)
-        rate = np.exp(c.eta0[lo:hi, None] + g[0] * a1 + g[1] * b1)
-        if r is None:
-            last, end = c.times.last_alive[lo:hi, None], c.times.endpoint[lo:hi, None]
-            month = tm[0, :, 0][None, :]
-        else:
-            last, end = c.times.last_alive[lo + r], c.times.endpoint[lo + r]
-            month = tm[:, 0]
-        span = np.maximum(ev.cumhaz(month, 0.0) - ev.cumhaz(last, 0.0), 0.0)
-        val = per_row(rate) * -span[..., None]
+    @staticmethod
+    def _event_rate(c: _Conditioned, lo: int, hi: int, q: _Nodes) -> tuple[np.ndarray, np.ndarray]:
+        """Hazard multiplier ``exp(eta)`` on the first-axis nodes (k, n1) and their weights.
+
+        The hazard is constant along the grid's second axis (see :meth:`_quadrature`),
+        so the weights are summed over it.
+        """
+        assert c.events is not None and c.eta0 is not None
+        g = c.events.gamma
+        a1, b1 = q.a[:, :: q.n2], q.b[:, :: q.n2]
+        wt = q.wt[:, :: q.n2].copy()  # summed over the second axis (strided adds are
+        for j in range(1, q.n2):  # several times faster than a sum over a short axis)
+            wt += q.wt[:, j :: q.n2]
+        return np.exp(c.eta0[lo:hi, None] + g[0] * a1 + g[1] * b1), wt
+
+    @staticmethod
+    def _event_free_value(
+        c: _Conditioned, lo: int, rate: np.ndarray, tm: np.ndarray | float, r: np.ndarray | None
+    ) -> np.ndarray:
+        """P(event-free at month ``tm`` | node, event-free at the last contact), per row and node.
+
+        ``rate`` (rows, n1) from :meth:`_event_rate`; ``r``: chunk-local patient of
+        each row (None: the rows are the chunk's patients, ``tm`` a scalar).
+        """
+        assert c.times is not None and c.events is not None
+        g = np.arange(lo, lo + rate.shape[0]) if r is None else lo + r
+        last, end = c.times.last_alive[g], c.times.endpoint[g]
+        month = np.ravel(tm)
+        span = np.maximum(c.events.cumhaz(month, 0.0) - c.events.cumhaz(last, 0.0), 0.0)
+        val = rate * -span[:, None]
         val = np.exp(val, out=val)
         val[month >= end] = 0.0  # from a recorded endpoint on
-        return val, wt
+        return val
 
     def survival(self, data: Cohort | pd.DataFrame, months: ArrayLike) -> pd.DataFrame:
         """Event-free probability at given months since onset.
