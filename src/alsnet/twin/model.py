@@ -483,13 +483,19 @@ def _map_fit(
         ca, cb = a + s0, b + s1
         new = objective(ca, cb, ia, ta, ya, m0, m1)
         better = new <= obj
-        a, b, obj = np.where(better, ca, a), np.where(better, cb, b), np.where(better, new, obj)
-        moved = np.where(better, np.maximum(np.abs(s0), np.abs(s1)), 0.0)
-        if not better.all():
+        moved = np.abs(s0)
+        np.maximum(moved, np.abs(s1), out=moved)
+        if better.all():
+            a, b, obj = ca, cb, new
+        else:
+            a, b, obj = np.where(better, ca, a), np.where(better, cb, b), np.where(better, new, obj)
             rest = ~better
+            moved[rest] = 0.0
             sub = np.flatnonzero(rest)
-            vis = rest[ia]
-            si, st, sy = (np.cumsum(rest) - 1)[ia[vis]], ta[vis], ya[vis]
+            vis = np.flatnonzero(rest[ia])
+            loc = np.empty(na, dtype=np.intp)  # position among the patients in sub
+            loc[sub] = np.arange(sub.size)
+            si, st, sy = loc[ia[vis]], ta[vis], ya[vis]
             sm0, sm1, ss0, ss1 = m0[sub], m1[sub], s0[sub], s1[sub]
             scale = 0.5
             for _ in range(7):
@@ -509,12 +515,15 @@ def _map_fit(
                 sm0, sm1, ss0, ss1 = sm0[rest], sm1[rest], ss0[rest], ss1[rest]
         keep = moved >= 1e-7
         if not keep.all():
-            drop = ~keep
+            # integer positions, each computed once (boolean indexing finds them anew
+            # for every array)
+            drop = np.flatnonzero(~keep)
             out[act[drop], 0], out[act[drop], 1] = a[drop], b[drop]
+            kept = np.flatnonzero(keep)
             newpos = np.cumsum(keep) - 1
-            rmask = keep[ia]
-            ia, ta, ya = newpos[ia[rmask]], ta[rmask], ya[rmask]
-            act, a, b, obj, m0, m1 = (v[keep] for v in (act, a, b, obj, m0, m1))
+            vis = np.flatnonzero(keep[ia])
+            ia, ta, ya = newpos[ia[vis]], ta[vis], ya[vis]
+            act, a, b, obj, m0, m1 = (v[kept] for v in (act, a, b, obj, m0, m1))
     out[act, 0], out[act, 1] = a, b
     theta = out
     f, ja, jb = _curve(t, theta[idx, 0], theta[idx, 1])
