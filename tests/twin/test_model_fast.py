@@ -411,3 +411,21 @@ def test_predict_mean_shares_sigmoid_of_alsfrs_and_fvc_visits(fitted: Any, outco
     ref = _reference_predict_mean(model, data, days, outcome)
     fast = model.predict_mean(data, days, outcome, chunk_size=23)
     np.testing.assert_allclose(fast, ref, rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=30),
+    st.floats(1e-3, 1e3),
+)
+def test_pos_mean_var_matches_closed_form(mu: list[float], sd: float) -> None:
+    """E[max(X, 0)] = mu Phi(mu / sd) + sd phi(mu / sd), far above and below the table too."""
+    from scipy.stats import norm
+
+    m = np.array(mu)
+    z = m / sd
+    exact = m * norm.cdf(z) + sd * norm.pdf(z)
+    got = model_mod._pos_mean_var(m.copy(), np.full(m.size, sd**2))
+    assert np.all(got >= 0.0)
+    # table interpolation error < 1e-6 sd; relative rounding above the table
+    np.testing.assert_allclose(got, exact, rtol=1e-12, atol=1e-6 * sd)

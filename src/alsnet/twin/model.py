@@ -228,26 +228,32 @@ def _pos_mean(mu: np.ndarray, sd: np.ndarray | float) -> np.ndarray:
     return np.asarray(np.where(z >= _G_Z[-1], mu, sd * _lookup(z, _G_Z, _G)))
 
 
-#: :data:`_G` and its slopes, one entry longer (index ``size - 1`` is valid: no clipping
-#: needed at the top).
-_G_EXT = np.append(_G, _G[-1])
-_G_SLOPE = np.append(np.diff(_G), 0.0)
+#: :data:`_G` and its slopes per grid step. Above the table ``G(z) = z`` to rounding
+#: (``G(8) - 8 < 1e-16``): the last slope continues the table with slope ``Phi(8) = 1``.
+_G_EXT = _G.copy()
+_G_SLOPE = np.append(np.diff(_G), (_G_Z[1] - _G_Z[0]) * ndtr(_G_Z[-1]))
+#: Upper clamp of the table coordinate in :func:`_pos_mean_var` (keeps the cast to int finite).
+_X_MAX = 1e15
 
 
 def _pos_mean_var(mu: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """:func:`_pos_mean` given the variance (overwrites ``var``; fewer passes over memory)."""
+    """:func:`_pos_mean` given the variance (overwrites ``var``; fewer passes over memory).
+
+    ``mu / sd`` above the table is extrapolated linearly (``G(z) = z``, so the result
+    is ``mu``) instead of selected with :func:`numpy.where`.
+    """
     sd = np.sqrt(var, out=var)
-    x = mu / sd
-    big = x >= _G_Z[-1]
+    x = np.divide(mu, sd)
     x -= _G_Z[0]
     x *= (_G_Z.size - 1) / (_G_Z[-1] - _G_Z[0])
-    np.clip(x, 0.0, _G_Z.size - 1.0, out=x)
+    np.clip(x, 0.0, _X_MAX, out=x)
     i = x.astype(np.intp)
+    np.minimum(i, _G_Z.size - 1, out=i)
     x -= i
     x *= _G_SLOPE[i]
     x += _G_EXT[i]
     x *= sd
-    return np.where(big, mu, x)
+    return x
 
 
 def _interp_unit(s: np.ndarray, table: np.ndarray) -> np.ndarray:
