@@ -21,7 +21,13 @@ from alsnet.cohort import Cohort
 from alsnet.synth import synthesize
 from alsnet.twin import model as model_mod
 from alsnet.twin._events import ENDPOINTS, event_times
-from alsnet.twin._fvc import fvc_loglik, fvc_loglik_nodes, fvc_stats
+from alsnet.twin._fvc import (
+    fvc_loglik,
+    fvc_loglik_nodes,
+    fvc_posterior,
+    fvc_predictive_moments,
+    fvc_stats,
+)
 from alsnet.twin.model import OUTCOMES, TwinModel
 
 # --------------------------------------------------------------- references
@@ -429,3 +435,20 @@ def test_pos_mean_var_matches_closed_form(mu: list[float], sd: float) -> None:
     assert np.all(got >= 0.0)
     # table interpolation error < 1e-6 sd; relative rounding above the table
     np.testing.assert_allclose(got, exact, rtol=1e-12, atol=1e-6 * sd)
+
+
+def test_fvc_predictive_moments_match_posterior() -> None:
+    """Mean and variance of a_f - b_f (1 - S) + e at random S, from the posterior moments."""
+    rng = np.random.default_rng(8)
+    idx = np.sort(rng.integers(0, 25, 70))  # some patients without FVC visits
+    lost_v, y = rng.uniform(0, 1, (70, 6)), rng.uniform(30, 110, 70)
+    stats = fvc_stats(idx, lost_v, y, 25, sorted_idx=True)
+    mu = rng.normal([95.0, 70.0], 5.0, (25, 2))
+    cov = np.array([[150.0, 40.0], [40.0, 400.0]])
+    ma, mb, vaa, vab, vbb = fvc_posterior(stats, mu, cov, 4.0)
+    c0, c1, v0, v1, v2 = fvc_predictive_moments(stats, mu, cov, 4.0)
+    s = rng.uniform(0, 1, (25, 6))
+    lost = 1.0 - s
+    np.testing.assert_allclose(c0 + c1 * s, ma - mb * lost, rtol=1e-12)
+    var = vaa - 2.0 * lost * vab + lost**2 * vbb + 16.0
+    np.testing.assert_allclose(v0 + v1 * s + v2 * s**2, var, rtol=1e-10)

@@ -34,6 +34,7 @@ __all__ = [
     "fvc_loglik",
     "fvc_loglik_nodes",
     "fvc_posterior",
+    "fvc_predictive_moments",
     "fvc_stats",
 ]
 
@@ -158,6 +159,53 @@ def fvc_posterior(
     det = h11 * h22 - h12 * h12
     vaa, vab, vbb = h22 / det, -h12 / det, h11 / det
     return vaa * r1 + vab * r2, vab * r1 + vbb * r2, vaa, vab, vbb
+
+
+def fvc_predictive_moments(
+    st: FvcStats, mu: np.ndarray, cov: np.ndarray, sigma: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and variance of a new FVC observation as polynomials in the kept fraction.
+
+    Given the statistics (per patient and draw of ``theta``), a new observation
+    ``a - b (1 - S) + e`` at kept fraction ``S`` has mean ``c0 + c1 S`` and
+    variance ``v0 + v1 S + v2 S^2`` under the posterior of :func:`fvc_posterior`
+    (``c0 = ma - mb``, ``c1 = mb``, ``v0 = vaa - 2 vab + vbb + sigma^2``,
+    ``v1 = 2 (vab - vbb)``, ``v2 = vbb``), computed with fewer passes over memory.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``c0, c1, v0, v1, v2`` (% predicted and its square), shaped like the statistics.
+    """
+    prec = np.linalg.inv(cov)
+    w = 1.0 / sigma**2
+    ma0, mb0 = _prior_means(st, mu)
+    h11 = w * st.n + prec[0, 0]
+    r1 = w * st.sy + prec[0, 0] * ma0 + prec[0, 1] * mb0
+    h12 = st.sf * -w
+    h12 += prec[0, 1]
+    h22 = st.sff * w
+    h22 += prec[1, 1]
+    r2 = st.sfy * -w
+    r2 += prec[0, 1] * ma0 + prec[1, 1] * mb0
+    inv = h11 * h22
+    inv -= h12 * h12
+    np.reciprocal(inv, out=inv)  # 1 / det
+    vbb = h11 * inv
+    vab = np.multiply(h12, inv, out=h12)
+    np.negative(vab, out=vab)
+    vaa = np.multiply(h22, inv, out=h22)
+    mb = vbb * r2
+    mb += vab * r1
+    ma = np.multiply(r2, vab, out=r2)
+    ma += vaa * r1
+    ma -= mb  # c0
+    vaa -= 2.0 * vab  # v0
+    vaa += vbb
+    vaa += sigma**2
+    vab -= vbb  # v1
+    vab *= 2.0
+    return ma, mb, vaa, vab, vbb
 
 
 def fvc_loglik(st: FvcStats, mu: np.ndarray, cov: np.ndarray, sigma: float) -> np.ndarray:

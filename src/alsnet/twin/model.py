@@ -80,6 +80,7 @@ from alsnet.twin._fvc import (
     fvc_loglik,
     fvc_loglik_nodes,
     fvc_posterior,
+    fvc_predictive_moments,
     fvc_stats,
 )
 
@@ -1644,10 +1645,7 @@ class TwinModel:
         st = q.st
         if st is None:  # no FVC visit in this chunk: the prior of (a_f, b_f), whatever theta
             st = fvc_stats(np.zeros(0, dtype=np.intp), np.zeros((0, 1)), np.zeros(0), hi - lo)
-        ma, mb, vaa, vab, vbb = fvc_posterior(st, c.mu_f[lo:hi], self.fvc_.cov, self.fvc_.sigma)
-        # observed FVC = a_f - b_f (1 - S) + e
-        v0 = vaa - 2.0 * vab + vbb + self.fvc_.sigma**2
-        return ma - mb, mb, v0, 2.0 * (vab - vbb), vbb
+        return fvc_predictive_moments(st, c.mu_f[lo:hi], self.fvc_.cov, self.fvc_.sigma)
 
     @staticmethod
     def _fvc_value(
