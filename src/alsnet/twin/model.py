@@ -368,9 +368,13 @@ def _first_visit(
     return m, first_y
 
 
-def _covariate_frame(patients: pd.DataFrame, m: np.ndarray, y: np.ndarray) -> pd.DataFrame:
-    """:func:`twin_covariates` given the month ``m`` and total ``y`` of each first visit."""
-    pid = patients["patient_id"]
+def _covariate_frame(
+    patients: pd.DataFrame, m: np.ndarray, y: np.ndarray, index: pd.Index | None = None
+) -> pd.DataFrame:
+    """:func:`twin_covariates` given the month ``m`` and total ``y`` of each first visit.
+
+    ``index``: the patient ids as an index, if the caller has it already.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         dfs = np.where(m > 0, np.maximum(_TOP - y, 0.0) / m, np.nan)
     region = patients["onset_region"].astype("string")
@@ -387,17 +391,28 @@ def _covariate_frame(patients: pd.DataFrame, m: np.ndarray, y: np.ndarray) -> pd
             "diagnosis_delay": patients["diagnosis_day"].to_numpy(dtype="float64", na_value=np.nan)
             / DAYS_PER_MONTH,
         },
-        index=pd.Index(pid.to_numpy(), name="patient_id"),
+        index=pd.Index(patients["patient_id"].to_numpy(), name="patient_id")
+        if index is None
+        else index,
     )
 
 
 def _curve(t: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
     """Sigmoid value and its derivatives in (log D50, log dx) at months ``t``."""
     d50, dx = np.exp(a), np.exp(b)
-    u = np.clip((t - d50) / dx, -_CLIP, _CLIP)
-    s = 1.0 / (1.0 + np.exp(u))
-    w = _TOP * s * (1.0 - s)
-    return _TOP * s, w * d50 / dx, w * u
+    u = np.subtract(t, d50)
+    u /= dx
+    np.clip(u, -_CLIP, _CLIP, out=u)
+    s = np.exp(u)
+    s += 1.0
+    np.reciprocal(s, out=s)  # 1 / (1 + exp(u)), as the division
+    f = _TOP * s
+    w = np.subtract(1.0, s, out=s)
+    w *= f  # 48 s (1 - s)
+    ja = w * d50
+    ja /= dx
+    u *= w
+    return f, ja, u
 
 
 def _inv2(h11: np.ndarray, h12: np.ndarray, h22: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -414,8 +429,14 @@ class _Posterior:
 
 def _curve_value(t: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The first output of :func:`_curve` (fitted total, points) without the derivatives."""
-    u = np.clip((t - np.exp(a)) / np.exp(b), -_CLIP, _CLIP)
-    return np.asarray(_TOP * (1.0 / (1.0 + np.exp(u))))
+    u = np.subtract(t, np.exp(a))
+    u /= np.exp(b)
+    np.clip(u, -_CLIP, _CLIP, out=u)
+    np.exp(u, out=u)
+    u += 1.0
+    np.reciprocal(u, out=u)
+    u *= _TOP
+    return u
 
 
 def _map_fit(
@@ -889,7 +910,7 @@ class TwinModel:
                 ok &= code >= 0
             ok_a = ok
         m, first_y = _first_visit(idx, t, y, n)
-        raw = _covariate_frame(pats, m, first_y)[list(self.covariates)]
+        raw = _covariate_frame(pats, m, first_y, ids)[list(self.covariates)]
         x = self._design(raw)
         mu = x @ self.coef_
         prec = np.linalg.inv(self.cov_)
