@@ -20,7 +20,6 @@ either.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import tempfile
@@ -96,11 +95,6 @@ def bootstrap_cohort(cohort: Cohort, patient_ids: ArrayLike, rng: np.random.Gene
         res["patient_id"] = res["patient_id"].astype(df["patient_id"].dtype)
         out[name] = res
     return Cohort(out)
-
-
-def _doc_digest(payload: Mapping[str, Any]) -> str:
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class TwinEnsemble:
@@ -392,7 +386,7 @@ class TwinEnsemble:
         """
         self._check_fitted()
         payload = self._payload()
-        doc = {"ensemble": payload, "sha256": _doc_digest(payload)}
+        doc = {"ensemble": payload, "sha256": TwinModel._digest(payload)}
         p = Path(path)
         p.write_text(json.dumps(doc, indent=1, sort_keys=True), encoding="utf-8")
         return p
@@ -421,7 +415,7 @@ class TwinEnsemble:
             payload, digest = doc["ensemble"], doc["sha256"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise AlsnetError(f"{path}: not a TwinEnsemble file ({exc})") from exc
-        if _doc_digest(payload) != digest:
+        if TwinModel._digest(payload) != digest:
             raise AlsnetError(f"{path}: checksum mismatch; the ensemble file was modified")
         if payload.get("ensemble_version") != ENSEMBLE_VERSION:
             raise AlsnetError(
