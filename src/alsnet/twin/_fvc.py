@@ -231,34 +231,35 @@ def fvc_loglik(st: FvcStats, mu: np.ndarray, cov: np.ndarray, sigma: float) -> n
 def fvc_loglik_nodes(st: FvcStats, mu: np.ndarray, cov: np.ndarray, sigma: float) -> np.ndarray:
     """:func:`fvc_loglik` up to a constant per patient, for statistics with a draw axis.
 
-    Only the terms that vary between draws (or quadrature nodes) of ``theta``:
-    ``(r^T H^-1 r - log det H) / 2``, where ``n``, ``sy`` and ``syy`` have a
-    singleton draw axis (as :func:`fvc_stats` returns them). Enough to weight the
-    draws of each patient, with fewer passes over the (patients, draws) arrays.
+    Only the terms that vary between draws (or quadrature nodes) of ``theta``, where
+    ``n``, ``sy`` and ``syy`` have a singleton draw axis (as :func:`fvc_stats` returns
+    them), so ``h11`` and ``r1`` are per patient. Eliminating ``a`` first,
+    ``r^T H^-1 r = r1^2 / h11 + u^2 / s`` and ``log det H = log h11 + log s`` with
+    ``e = h12 / h11``, ``s = h22 - e h12`` and ``u = r2 - e r1``; the result is
+    ``(u^2 / s - log s) / 2``. Enough to weight the draws of each patient, with few
+    passes over the (patients, draws) arrays.
     """
     prec = np.linalg.inv(cov)
     w = 1.0 / sigma**2
     ma0, mb0 = _prior_means(st, mu)
     h11 = w * st.n + prec[0, 0]  # (n, 1)
     r1 = w * st.sy + prec[0, 0] * ma0 + prec[0, 1] * mb0  # (n, 1)
-    h12 = prec[0, 1] - w * st.sf
-    h22 = w * st.sff
-    h22 += prec[1, 1]
-    r2 = prec[0, 1] * ma0 + prec[1, 1] * mb0 - w * st.sfy
-    det = h11 * h22
-    det -= h12 * h12
-    # r^T H^-1 r = (h22 r1^2 - 2 h12 r1 r2 + h11 r2^2) / det
-    num = h22 * (r1 * r1)
-    h12 *= r2
-    h12 *= 2.0 * r1
-    num -= h12
-    r2 *= r2
-    r2 *= h11
-    num += r2
-    num /= det
-    num -= np.log(det, out=det)
-    num *= 0.5
-    return np.asarray(num)
+    h12 = st.sf * -w
+    h12 += prec[0, 1]
+    e = h12 / h11
+    schur = st.sff * w
+    schur += prec[1, 1]
+    h12 *= e
+    schur -= h12
+    u = st.sfy * -w
+    u += prec[0, 1] * ma0 + prec[1, 1] * mb0
+    e *= r1
+    u -= e
+    u *= u
+    u /= schur
+    u -= np.log(schur, out=schur)
+    u *= 0.5
+    return u
 
 
 @dataclass(frozen=True)
