@@ -1542,9 +1542,11 @@ class TwinModel:
             res += c.y[jo, None]
             res *= res
             logp += np.asarray(_member(rows_o, k, sorted_rows=True) @ res) * (-0.5 / c.sigma**2)
-        logp -= logp.max(axis=1, keepdims=True)
+        # row max and sum over the short node axis: a transposed copy and einsum are
+        # 2-3x faster than reductions along it
+        logp -= np.ascontiguousarray(logp.T).max(axis=0)[:, None]
         wt = np.exp(logp, out=logp)
-        wt /= wt.sum(axis=1, keepdims=True)
+        wt /= np.einsum("km->k", wt)[:, None]
         q.wt = wt
         return q
 
