@@ -268,6 +268,8 @@ def simulate_cmd(
         "mean_duration_months",
         "mean_drr",
     ]
+    if "p_success_survival" in df.columns:  # designs with a survival stage
+        cols.append("p_success_survival")
     for col in cols:
         table.add_column(col, justify="right")
     for _, row in df.iterrows():
