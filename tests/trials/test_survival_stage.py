@@ -331,6 +331,18 @@ def test_example_simulates_survival_stage() -> None:
             r"outcome\.median_survival_months: must be > 0",
         ),
         (lambda r: r["outcome"].update(survival_shape=0), r"outcome\.survival_shape"),
+        (
+            lambda r: r["survival_stage"].update(censor_at_dropout="no"),
+            r"survival_stage\.censor_at_dropout: must be true or false",
+        ),
+        (
+            lambda r: (
+                r["survival_stage"].update(censor_at_dropout=False),
+                r["outcome"].pop("median_survival_months"),
+                r["outcome"].update(mortality_24w=0.05),
+            ),
+            r"survival_stage\.censor_at_dropout: false needs death times beyond dropout",
+        ),
     ],
 )
 def test_bad_survival_stage_names_field(edit: Any, message: str) -> None:
@@ -355,3 +367,27 @@ def test_oc_report_shows_survival_metric_when_present(tmp_path: Path) -> None:
     html = oc_report([surv, plain], tmp_path / "oc.html").read_text(encoding="utf-8")
     assert "p_success_survival" in html
     assert f"{row['p_success_survival']:.3f}" in html
+
+
+def test_vital_status_after_dropout_reaches_the_death_count_sooner() -> None:
+    """censor_at_dropout false: deaths after withdrawal from visits still count (registry
+    follow-up of vital status). Same random numbers: the ALSFRS-R stages are identical, the
+    survival cut comes earlier with more control deaths, and the test keeps its size."""
+    raw = _raw()
+    raw["dropout_per_month"] = 0.03
+    censored = PlatformDesign.from_dict(raw)
+    raw["survival_stage"]["censor_at_dropout"] = False
+    followed = PlatformDesign.from_dict(raw)
+    a = simulate(censored, "alternative", n_sims=400, seed=8, n_jobs=1)
+    b = simulate(followed, "alternative", n_sims=400, seed=8, n_jobs=1)
+    np.testing.assert_array_equal(a.p_success, b.p_success)
+    assert b.mean_survival_deaths[0] > a.mean_survival_deaths[0] + 10
+    assert b.mean_survival_months[0] < a.mean_survival_months[0]
+    assert b.p_success_survival[0] > a.p_success_survival[0]
+    raw = _raw()
+    raw["survival_stage"]["censor_at_dropout"] = False
+    raw["scenarios"] = {"slope_only": {"drr": 0.5, "hazard_ratio": 1.0}}
+    n = 2000
+    res = simulate(PlatformDesign.from_dict(raw), "slope_only", n_sims=n, seed=4, n_jobs=1)
+    cond = res.p_success_survival / res.p_success
+    assert np.all(np.abs(cond - ALPHA) < 4 * math.sqrt(ALPHA * (1 - ALPHA) / n)), cond

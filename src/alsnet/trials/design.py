@@ -411,8 +411,12 @@ class SurvivalStage:
     The data cut is the later of that time and the regimen's ALSFRS-R success look, and no
     later than ``max_months`` after the regimen's entry (``None``: no limit; if the
     controls never reach the count, the cut is their last observed death). Survival is
-    censored at dropout and at the data cut. ``test``: ``"logrank"`` (one-sided log-rank,
-    benefit = fewer deaths than expected on active), rejected at one-sided ``alpha``.
+    censored at the data cut, and at dropout when ``censor_at_dropout`` (default); with
+    ``censor_at_dropout: false`` vital status is followed after withdrawal from visits (as
+    MND-SMART does through NHS records), which needs death times drawn independently of
+    dropout (``outcome.median_survival_months`` or a registry/twin outcome source).
+    ``test``: ``"logrank"`` (one-sided log-rank, benefit = fewer deaths than expected on
+    active), rejected at one-sided ``alpha``.
     Needs a ``frequentist`` design.
     """
 
@@ -420,6 +424,7 @@ class SurvivalStage:
     alpha: float = 0.025
     test: str = "logrank"
     max_months: float | None = None
+    censor_at_dropout: bool = True
 
     def __post_init__(self) -> None:
         if self.placebo_deaths < 1:
@@ -574,6 +579,16 @@ class PlatformDesign:
         a, p = self.allocation
         own = [math.ceil(r.n * p / (a + p)) for r in self.regimens]
         most = min(own) if self.control_sharing.rule == "own" else sum(own)
+        if (
+            not ss.censor_at_dropout
+            and self.outcomes.source == "parametric"
+            and self.outcome.median_survival_months is None
+        ):
+            raise _err(
+                "survival_stage.censor_at_dropout",
+                "false needs death times beyond dropout: give outcome.median_survival_months "
+                "(mortality_24w draws death and dropout as competing risks)",
+            )
         if ss.placebo_deaths > most:
             raise _err(
                 "survival_stage.placebo_deaths",
@@ -827,14 +842,18 @@ class PlatformDesign:
 
 def _parse_survival_stage(value: Any) -> SurvivalStage:
     ss = _mapping(value, "survival_stage")
-    allowed = {"placebo_deaths", "alpha", "test", "max_months"}
+    allowed = {"placebo_deaths", "alpha", "test", "max_months", "censor_at_dropout"}
     _check_keys(ss, "survival_stage", allowed, {"placebo_deaths"})
     mx = ss.get("max_months")
+    cad = ss.get("censor_at_dropout", True)
+    if not isinstance(cad, bool):
+        raise _err("survival_stage.censor_at_dropout", f"must be true or false, got {cad!r}")
     return SurvivalStage(
         placebo_deaths=_pos_int(ss["placebo_deaths"], "survival_stage.placebo_deaths"),
         alpha=_num(ss.get("alpha", 0.025), "survival_stage.alpha"),
         test=str(ss.get("test", "logrank")),
         max_months=None if mx is None else _num(mx, "survival_stage.max_months"),
+        censor_at_dropout=cad,
     )
 
 

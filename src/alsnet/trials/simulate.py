@@ -370,6 +370,7 @@ class _Outcomes:
     cyy: FloatArray  # (S, P, V+1) cumulative sums of y^2
     exit: FloatArray  # (S, P) months from enrolment to death or dropout (inf = neither)
     death: BoolArray  # (S, P) the exit is a death (the trial's event endpoint)
+    death_time: FloatArray  # (S, P) months to death even after dropout (inf: none drawn)
 
 
 def _draw_block(
@@ -464,7 +465,11 @@ def _draw_block(
         # competing risks: the exit is a death with probability rate_d / rate (drawn last,
         # so every earlier draw of the stream is unchanged)
         is_death = rng.random((n, n_pat)) * rate < rate_d
-    return _Outcomes(active, k_surv, cy, cty, cyy, np.broadcast_to(stop, (n, n_pat)), is_death)
+    if library is None and out.median_survival_months is None:  # death known until dropout
+        death = np.where(is_death, stop, np.inf)
+    stop = np.broadcast_to(stop, (n, n_pat))
+    death_time = np.broadcast_to(death, (n, n_pat))
+    return _Outcomes(active, k_surv, cy, cty, cyy, stop, is_death, death_time)
 
 
 def _event_stats(
@@ -979,8 +984,10 @@ def _run_chunk(
     if design.survival_stage is not None:  # event-driven survival test after ALSFRS-R success
         surv_out = _survival_stage(
             design.survival_stage,
-            exit_months=oc.exit,
-            death=oc.death,
+            exit_months=oc.exit if design.survival_stage.censor_at_dropout else oc.death_time,
+            death=oc.death
+            if design.survival_stage.censor_at_dropout
+            else np.isfinite(oc.death_time),
             active=oc.active,
             enrol=enrol,
             regimen=sched.regimen,
