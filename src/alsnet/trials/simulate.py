@@ -603,7 +603,8 @@ def _analyse(
     # (exchangeable under the model): another regimen's effect never leaks into r's standard
     # error (a multiplicative effect shrinks its arm's slope variance; pooling every arm made
     # all SEs too small); the controls' value pools the placebo groups alone.
-    v = h * sig_e2[:, None] * inv_sxx  # within-patient variance of the slope (0: no slope)
+    e2 = sig_e2[:, None] * inv_sxx  # within-patient variance of the slope (0: no slope)
+    v = h * e2
     u = np.where(v > 0, 1.0 / np.where(v > 0, v, 1.0), 0.0)
     g_n = _group_sums(ctx, h, n_s, n_g)
     g_u, g_us, g_uss, g_uu = (_group_sums(ctx, x, n_s, n_g) for x in (u, u * s, u * s * s, u * u))
@@ -618,7 +619,6 @@ def _analyse(
     sig_b2_pl = np.maximum((pq - pdf)[:, 0] / np.maximum(pc[:, 0], _EPS), floor)
     # weights: an active patient with its regimen's variance, a placebo patient with the
     # placebo variance (one weight per patient, whichever regimen it serves as control)
-    e2 = sig_e2[:, None] * inv_sxx
     var_b = np.where(
         ctx.plc > 0, sig_b2_pl[:, None], np.take_along_axis(sig_b2, ctx.reg_of, axis=1)
     )
