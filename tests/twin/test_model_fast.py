@@ -101,19 +101,58 @@ def _reference_map_fit(
 
 
 def _reference_nodes(
-    model: TwinModel, c: Any, lo: int, hi: int, along: np.ndarray | None
+    model: TwinModel,
+    c: Any,
+    lo: int,
+    hi: int,
+    along: np.ndarray | None,
+    recentre: bool = True,
 ) -> tuple[np.ndarray, ...]:
-    """Nodes and weights as first written: elementwise prior, hazard and likelihoods."""
-    n1 = model.n_quad if along is None else 3 * model.n_quad
-    n2 = model.n_quad if along is None else min(model.n_quad, 3)
+    """Nodes and weights as first written, then recentred on the weighted moments."""
+    post = c.post
+    sl = slice(lo, hi)
+    lap = (post.theta[sl], post.v11[sl], post.v12[sl], post.v22[sl])
+    if not recentre:
+        return _reference_grid(model, c, lo, hi, along, *lap)
+    # first grid: small, unrotated
+    a, b, wt = _reference_grid(model, c, lo, hi, None, *lap, shape=model_mod._FIRST_GRID)
+    ma, mb = (wt * a).sum(axis=1), (wt * b).sum(axis=1)
+    cov = [
+        (wt * u * v).sum(axis=1)
+        for u, v in (
+            (a - ma[:, None],) * 2,
+            (a - ma[:, None], b - mb[:, None]),
+            (b - mb[:, None],) * 2,
+        )
+    ]
+    s11 = np.maximum(cov[0], model_mod._RECENTRE_FLOOR * post.v11[sl])
+    s22 = np.maximum(cov[2], model_mod._RECENTRE_FLOOR * post.v22[sl])
+    lim = model_mod._RECENTRE_CORR * np.sqrt(s11 * s22)
+    s12 = np.clip(cov[1], -lim, lim)
+    return _reference_grid(model, c, lo, hi, along, np.column_stack([ma, mb]), s11, s12, s22)
+
+
+def _reference_grid(
+    model: TwinModel,
+    c: Any,
+    lo: int,
+    hi: int,
+    along: np.ndarray | None,
+    theta: np.ndarray,
+    v11: np.ndarray,
+    v12: np.ndarray,
+    v22: np.ndarray,
+    shape: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, ...]:
+    """Grid on N(theta, V) as first written: elementwise prior, hazard and likelihoods."""
+    n1, n2 = shape or model_mod._grid_shape(model.n_quad, along is not None)
     x1, w1 = np.polynomial.hermite_e.hermegauss(n1)
     x2, w2 = np.polynomial.hermite_e.hermegauss(n2)
     s1, s2 = (v.ravel() for v in np.meshgrid(x1, x2, indexing="ij"))
     lw = np.log(np.outer(w1, w2).ravel())
-    post = c.post
-    l11 = np.sqrt(post.v11[lo:hi])
-    l21 = post.v12[lo:hi] / l11
-    l22 = np.sqrt(np.maximum(post.v22[lo:hi] - l21**2, 0.0))
+    l11 = np.sqrt(v11)
+    l21 = v12 / l11
+    l22 = np.sqrt(np.maximum(v22 - l21**2, 0.0))
     if along is None:
         z1, z2 = s1[None, :], s2[None, :]
     else:
@@ -124,8 +163,8 @@ def _reference_nodes(
         v1, v2 = (v1 / norm)[:, None], (v2 / norm)[:, None]
         v1 = np.where((v1 == 0) & (v2 == 0), 1.0, v1)
         z1, z2 = v1 * s1 - v2 * s2, v2 * s1 + v1 * s2
-    a = post.theta[lo:hi, 0, None] + l11[:, None] * z1
-    b = post.theta[lo:hi, 1, None] + l21[:, None] * z1 + l22[:, None] * z2
+    a = theta[:, 0, None] + l11[:, None] * z1
+    b = theta[:, 1, None] + l21[:, None] * z1 + l22[:, None] * z2
     da, db = a - c.mu[lo:hi, 0, None], b - c.mu[lo:hi, 1, None]
     p = c.prec
     logp = -0.5 * (p[0, 0] * da**2 + 2 * p[0, 1] * da * db + p[1, 1] * db**2)
@@ -265,11 +304,12 @@ def test_nodes_match_reference(fitted: Any) -> None:
     model, test = fitted
     _, _, cond = model._prepare(test, [100.0])
     for along in (None, model.events_.gamma):
-        a, b, wt = model._nodes(cond, 10, 60, along)
-        ra, rb, rw = _reference_nodes(model, cond, 10, 60, along)
-        np.testing.assert_allclose(a, ra, rtol=1e-12)
-        np.testing.assert_allclose(b, rb, rtol=1e-12)
-        np.testing.assert_allclose(wt, rw, rtol=1e-9, atol=1e-15)
+        for recentre in (False, True):
+            a, b, wt = model._nodes(cond, 10, 60, along, recentre=recentre)
+            ra, rb, rw = _reference_nodes(model, cond, 10, 60, along, recentre)
+            np.testing.assert_allclose(a, ra, rtol=1e-11, atol=1e-12)
+            np.testing.assert_allclose(b, rb, rtol=1e-11, atol=1e-12)
+            np.testing.assert_allclose(wt, rw, rtol=1e-9, atol=1e-15)
 
 
 def test_map_fit_identical_to_full_line_search_and_threads(monkeypatch: Any) -> None:
