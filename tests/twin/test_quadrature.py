@@ -1,6 +1,6 @@
 """Accuracy of ``TwinModel.predict_mean``'s quadrature, pinned against references.
 
-The default grid (``n_quad=11``: 11 x 3 nodes, 33 x 2 for the event-free
+The default grid (``n_quad=11``: 11 x 3 nodes, 27 x 2 for the event-free
 probability, recentred on each patient's posterior moments) is compared with a
 31 x 31 recentred grid and with Monte Carlo draws of :meth:`TwinModel.predict`.
 The tolerances are the benchmark's (``benchmarks/eval_twin_quadrature.py``, 100,000

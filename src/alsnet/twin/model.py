@@ -759,10 +759,10 @@ def _grid_shape(n_quad: int, rotated: bool) -> tuple[int, int]:
     against d u / d log dx = -u, small near the transition), so it gets ``n_quad``
     nodes and the second axis ``max(3, n_quad // 3)``. Rotated grid (event-free
     probability, constant along the second axis, which only marginalises the
-    recentred, near-Gaussian posterior): ``3 n_quad`` and 2.
+    recentred, near-Gaussian posterior): ``5 n_quad // 2`` and 2.
     """
     if rotated:
-        return 3 * n_quad, 2
+        return 5 * n_quad // 2, 2
     return n_quad, max(3, n_quad // 3)
 
 
@@ -839,7 +839,7 @@ class TwinModel:
     n_quad : int, default 11
         Gauss-Hermite nodes along log D50 in :meth:`predict_mean` and
         :meth:`survival`; ``max(3, n_quad // 3)`` along the second axis (11 x 3
-        nodes by default; ``3 n_quad`` x 2 on the event grid). The grid is
+        nodes by default; ``5 n_quad // 2`` x 2 on the event grid). The grid is
         placed on a Gaussian with the posterior's mean and covariance (from a
         first grid on the Laplace approximation) and importance-corrected to the
         exact posterior. 11 keeps the 99th percentile of the error against a
@@ -1467,7 +1467,7 @@ class TwinModel:
         to the exact posterior (prior x likelihood x event-free survival to the
         last contact). With ``along`` (a direction in theta space, e.g. the event
         coefficients) the grid is rotated so its first axis follows
-        ``along^T theta`` and gets ``3 n_quad`` nodes (the event probability
+        ``along^T theta`` and gets ``5 n_quad // 2`` nodes (the event probability
         is steep in that direction and flat across it: 2 nodes there).
         """
         q = self._quadrature(c, lo, hi, along, recentre=recentre)
