@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from alsnet.cli import app
 from alsnet.synth import synthesize
 from alsnet.twin import TARGET, procova_power, window_features
+from alsnet.twin.model import _digest
 
 runner = CliRunner()
 
@@ -201,11 +202,9 @@ def test_evaluate_rejects_unknown_model(csv_dir: Path, tmp_path: Path) -> None:
 def test_predict_refuses_a_model_of_another_version(csv_dir: Path, model_file: Path) -> None:
     import json
 
-    from alsnet.twin import TwinModel
-
     doc = json.loads(model_file.read_text(encoding="utf-8"))
     doc["model"]["model_version"] = "twin-d50-0"
-    doc["sha256"] = TwinModel._digest(doc["model"])  # a consistent file of another version
+    doc["sha256"] = _digest(doc["model"])  # a consistent file of another version
     old = csv_dir.parent / "old.json"
     old.write_text(json.dumps(doc), encoding="utf-8")
     out = csv_dir.parent / "never.csv"

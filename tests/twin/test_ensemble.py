@@ -125,7 +125,7 @@ def test_save_load_round_trip_and_tamper(
     with pytest.raises(AlsnetError, match="checksum"):
         TwinEnsemble.load(bad)
     # a member changed and the outer checksum recomputed: the member's own checksum
-    _doc_digest = TwinModel._digest
+    from alsnet.twin.model import _digest as _doc_digest
 
     doc["sha256"] = _doc_digest(doc["ensemble"])
     bad.write_text(json.dumps(doc))

@@ -17,7 +17,7 @@ from alsnet.exceptions import AlsnetError, AlsnetWarning, DataValidationError
 from alsnet.synth import synthesize
 from alsnet.twin import model as model_mod
 from alsnet.twin._events import fit_weibull_ph
-from alsnet.twin.model import OUTCOMES, TwinModel
+from alsnet.twin.model import OUTCOMES, TwinModel, _digest
 
 from ._sim import patients_and_design
 
@@ -245,7 +245,7 @@ def test_save_load_round_trip_tamper_and_version(joint: Any, tmp_path: Path) -> 
     with pytest.raises(AlsnetError, match="checksum"):
         TwinModel.load(path)
     doc["model"]["model_version"] = "twin-d50-1"
-    doc["sha256"] = TwinModel._digest(doc["model"])
+    doc["sha256"] = _digest(doc["model"])
     path.write_text(json.dumps(doc))
     with pytest.raises(AlsnetError, match="model version"):
         TwinModel.load(path)

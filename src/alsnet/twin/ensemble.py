@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,9 +39,12 @@ from alsnet.twin.model import (
     OUTCOMES,
     QUANTILES,
     TwinModel,
+    _digest,
     _level,
     _observations,
     _patient_chunks,
+    read_signed,
+    write_signed,
 )
 
 __all__ = ["ENSEMBLE_VERSION", "TwinEnsemble", "bootstrap_cohort"]
@@ -352,7 +354,7 @@ class TwinEnsemble:
         members = []
         for m in self.members_:
             p = m._payload()
-            members.append({"model": p, "sha256": m._digest(p)})
+            members.append({"model": p, "sha256": _digest(p)})
         return {
             "ensemble_version": ENSEMBLE_VERSION,
             "hyperparameters": {
@@ -385,11 +387,7 @@ class TwinEnsemble:
             The written file.
         """
         self._check_fitted()
-        payload = self._payload()
-        doc = {"ensemble": payload, "sha256": TwinModel._digest(payload)}
-        p = Path(path)
-        p.write_text(json.dumps(doc, indent=1, sort_keys=True), encoding="utf-8")
-        return p
+        return write_signed(path, "ensemble", self._payload())
 
     @staticmethod
     def is_ensemble_file(path: str | Path) -> bool:
@@ -410,13 +408,7 @@ class TwinEnsemble:
             Unreadable file, unknown version, or a checksum mismatch (the file, or
             one member in it, was changed after saving).
         """
-        try:
-            doc = json.loads(Path(path).read_text(encoding="utf-8"))
-            payload, digest = doc["ensemble"], doc["sha256"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise AlsnetError(f"{path}: not a TwinEnsemble file ({exc})") from exc
-        if TwinModel._digest(payload) != digest:
-            raise AlsnetError(f"{path}: checksum mismatch; the ensemble file was modified")
+        payload = read_signed(path, "ensemble", "TwinEnsemble", "ensemble")
         if payload.get("ensemble_version") != ENSEMBLE_VERSION:
             raise AlsnetError(
                 f"{path}: ensemble version {payload.get('ensemble_version')!r}, "
@@ -424,14 +416,13 @@ class TwinEnsemble:
             )
         ens = cls(**payload["hyperparameters"])
         members = []
-        with tempfile.TemporaryDirectory() as tmp:
-            for j, member in enumerate(payload["members"]):
-                f = Path(tmp) / f"member{j}.json"
-                f.write_text(json.dumps(member), encoding="utf-8")
-                try:
-                    members.append(TwinModel.load(f))
-                except AlsnetError as exc:
-                    raise AlsnetError(f"{path}: member {j}: {exc}") from exc
+        for j, member in enumerate(payload["members"]):
+            if _digest(member["model"]) != member["sha256"]:
+                raise AlsnetError(f"{path}: member {j}: checksum mismatch; the member was modified")
+            try:
+                members.append(TwinModel._from_payload(member["model"], path))
+            except AlsnetError as exc:
+                raise AlsnetError(f"{path}: member {j}: {exc}") from exc
         ens.members_ = members
         ens.n_patients_ = int(payload["n_patients"])
         ens.n_obs_ = int(payload["n_obs"])

@@ -1994,11 +1994,6 @@ class TwinModel:
             },
         }
 
-    @staticmethod
-    def _digest(payload: dict[str, Any]) -> str:
-        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
     def save(self, path: str | Path) -> Path:
         """Write the fitted model as JSON with a SHA-256 checksum of its content.
 
@@ -2013,11 +2008,7 @@ class TwinModel:
             The written file.
         """
         self._check_fitted()
-        payload = self._payload()
-        doc = {"model": payload, "sha256": self._digest(payload)}
-        p = Path(path)
-        p.write_text(json.dumps(doc, indent=1, sort_keys=True), encoding="utf-8")
-        return p
+        return write_signed(path, "model", self._payload())
 
     @classmethod
     def load(cls, path: str | Path) -> TwinModel:
@@ -2029,13 +2020,11 @@ class TwinModel:
             Unreadable file, unknown model version or checksum mismatch (the file
             was changed after saving).
         """
-        try:
-            doc = json.loads(Path(path).read_text(encoding="utf-8"))
-            payload, digest = doc["model"], doc["sha256"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise AlsnetError(f"{path}: not a TwinModel file ({exc})") from exc
-        if cls._digest(payload) != digest:
-            raise AlsnetError(f"{path}: checksum mismatch; the model file was modified")
+        return cls._from_payload(read_signed(path, "model", "TwinModel", "model"), path)
+
+    @classmethod
+    def _from_payload(cls, payload: dict[str, Any], path: str | Path) -> TwinModel:
+        """A fitted model from a verified :meth:`_payload` (``path`` names it in errors)."""
         if payload.get("model_version") != MODEL_VERSION:
             raise AlsnetError(
                 f"{path}: model version {payload.get('model_version')!r}, "
@@ -2075,3 +2064,36 @@ class TwinModel:
         model.fingerprint_ = payload["training_fingerprint"]
         model.library_versions_ = payload["library_versions"]
         return model
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    """SHA-256 of a payload's canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def write_signed(path: str | Path, key: str, payload: dict[str, Any]) -> Path:
+    """Write ``{key: payload, "sha256": checksum}`` as JSON; returns the path."""
+    p = Path(path)
+    doc = {key: payload, "sha256": _digest(payload)}
+    p.write_text(json.dumps(doc, indent=1, sort_keys=True), encoding="utf-8")
+    return p
+
+
+def read_signed(path: str | Path, key: str, kind: str, what: str) -> dict[str, Any]:
+    """Read a file written by :func:`write_signed` and verify its checksum.
+
+    Raises
+    ------
+    AlsnetError
+        Unreadable file or missing fields ("not a ``kind`` file"), or a checksum
+        mismatch ("the ``what`` file was modified").
+    """
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        payload, digest = doc[key], doc["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AlsnetError(f"{path}: not a {kind} file ({exc})") from exc
+    if _digest(payload) != digest:
+        raise AlsnetError(f"{path}: checksum mismatch; the {what} file was modified")
+    return dict(payload)
